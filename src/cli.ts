@@ -1,0 +1,45 @@
+import { parseArgs } from 'node:util'
+import { ExitCode } from './errors.ts'
+import { helpText } from './help.ts'
+
+declare const DBHOOK_VERSION: string
+const version = typeof DBHOOK_VERSION === 'string' ? DBHOOK_VERSION : '0.0.0-dev'
+const commands = ['apply', 'plan', 'wait', 'verify', 'sql'] as const
+
+/** argv -> command -> exit code. Everything heavier than argument parsing is loaded only when a command runs. */
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } },
+      allowPositionals: true,
+      strict: true,
+    })
+  } catch (error) {
+    process.stderr.write(`dbhook: ${(error as Error).message}\nRun dbhook --help for usage.\n`)
+    return ExitCode.usage
+  }
+  if (parsed.values.help) {
+    process.stdout.write(helpText(version))
+    return ExitCode.ok
+  }
+  if (parsed.values.version) {
+    process.stdout.write(`dbhook ${version}\n`)
+    return ExitCode.ok
+  }
+  const [name = 'apply', ...extra] = parsed.positionals
+  const command = commands.find((c) => c === name)
+  if (!command) {
+    process.stderr.write(`dbhook: unknown command ${JSON.stringify(name)}; expected one of ${commands.join(', ')}\nRun dbhook --help for usage.\n`)
+    return ExitCode.usage
+  }
+  if (extra.length > 0) {
+    process.stderr.write(`dbhook: unexpected argument ${JSON.stringify(extra[0])} after ${command}\n`)
+    return ExitCode.usage
+  }
+  const { runCommand } = await import('./run-command.ts')
+  return runCommand(command, process.env, version)
+}
+
+process.exit(await main(process.argv.slice(2)))

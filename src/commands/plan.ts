@@ -1,0 +1,36 @@
+import type { RunContext } from '../engines/engine.ts'
+import { loadEngine } from '../engines/engine.ts'
+import { ExitCode } from '../errors.ts'
+import { describeStep, isInSync } from '../plan.ts'
+import type { CommandResult } from '../run-command.ts'
+import { inspectAndPlan } from './inspect-and-plan.ts'
+
+/**
+ * `dbhook plan`: the same inspection as apply, nothing executed. Exit 0 in sync, 2 with changes pending, 1 when
+ * the plan holds a problem no step can fix. Steps the admin's privileges cannot do are named up front.
+ */
+export async function runPlan(context: RunContext): Promise<CommandResult> {
+  const { log } = context
+  const engine = await loadEngine(context.config)
+  const session = await engine.connectAdmin(context)
+  try {
+    const { plan, privilegeProblems, inspection } = await inspectAndPlan(engine, session, context)
+    for (const step of plan.steps) log.info({ step: step.action }, `plan: ${describeStep(step)}`)
+    for (const { step, reason } of inspection.skippedSteps(plan)) log.warn(`plan: ${describeStep(step)} will be skipped: ${reason}`)
+    for (const problem of privilegeProblems) log.warn(`plan: apply would be refused: ${problem}`)
+    for (const problem of plan.problems) log.error(`plan: ${problem}`)
+    if (plan.problems.length > 0) {
+      return { exitCode: ExitCode.failed, outcome: plan.problems.join('; ') }
+    }
+    if (isInSync(plan)) {
+      const outcome = `in sync: ${context.config.databases.length} databases, nothing to do`
+      log.info({ steps: 0 }, outcome)
+      return { exitCode: ExitCode.ok, outcome }
+    }
+    const outcome = `${plan.steps.length} changes pending`
+    log.info({ steps: plan.steps.length }, outcome)
+    return { exitCode: ExitCode.pending, outcome }
+  } finally {
+    await session.close()
+  }
+}

@@ -1,0 +1,14 @@
+import type { RunContext } from '../engines/engine.ts'
+import { loadEngine } from '../engines/engine.ts'
+import { ExitCode } from '../errors.ts'
+import type { CommandResult } from '../run-command.ts'
+
+/** `dbhook wait`: exit 0 once an authenticated admin connection succeeds. */
+export async function runWait(context: RunContext): Promise<CommandResult> {
+  const engine = await loadEngine(context.config)
+  const session = await engine.connectAdmin(context)
+  await session.close()
+  const outcome = `${engine.label} at ${context.config.host}:${context.config.port} accepts connections`
+  context.log.info(outcome)
+  return { exitCode: ExitCode.ok, outcome }
+}

@@ -1,0 +1,55 @@
+import type { DatabaseSpec } from './databases.ts'
+
+export type Engine = 'postgres' | 'mysql'
+export type Command = 'apply' | 'plan' | 'wait' | 'verify' | 'sql'
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
+export type EventTriggerMode = 'auto' | 'on' | 'off'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+export type LogFormat = 'json' | 'pretty'
+
+export interface TlsSettings {
+  readonly mode: SslMode
+  /** A file path, or `system` for the system trust store (which forces verify-full, as libpq 16 does). */
+  readonly rootCert?: string
+  readonly cert?: string
+  readonly key?: string
+}
+
+export interface RoleSpec {
+  readonly name: string
+  /** When set, the role is created if missing and its password reset when a login with it fails. */
+  readonly password?: string
+}
+
+export interface MysqlSettings {
+  readonly charset: string
+  readonly collation?: string
+  readonly userHost: string
+  readonly requireSsl: boolean
+}
+
+/** Everything dbhook needs, read and validated from the environment before any connection is made. */
+export interface Config {
+  readonly engine: Engine
+  readonly host: string
+  readonly port: number
+  readonly admin: { readonly user: string; readonly password?: string; readonly database: string }
+  readonly owner: RoleSpec
+  readonly app?: RoleSpec
+  readonly databases: readonly DatabaseSpec[]
+  readonly extensions: readonly string[]
+  readonly eventTrigger: EventTriggerMode
+  readonly connectionLimit?: number
+  readonly parallel: number
+  readonly tls: TlsSettings
+  readonly waitTimeoutMs: number
+  readonly connectTimeoutMs: number
+  readonly logLevel: LogLevel
+  readonly logFormat: LogFormat
+  readonly terminationLog: string
+  readonly mysql: MysqlSettings
+  /** Every secret value read, so that the logger can scrub them from any line as a last line of defence. */
+  readonly secrets: readonly string[]
+  /** Things worth a warning that do not stop the run, such as an unknown DBHOOK_ variable. */
+  readonly warnings: readonly string[]
+}

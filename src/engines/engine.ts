@@ -1,0 +1,71 @@
+import type { Config } from '../config/config.ts'
+import type { Logger } from '../log.ts'
+import type { DesiredState, ObservedState, PlanCapabilities, PlanResult, Step } from '../plan.ts'
+
+/** What every command hands an engine: the configuration, a logger, the run's deadline and its abort signal. */
+export interface RunContext {
+  readonly config: Config
+  readonly log: Logger
+  readonly signal: AbortSignal
+  /** Epoch milliseconds: DBHOOK_WAIT_TIMEOUT after the run started. */
+  readonly deadline: number
+}
+
+/** The outcome per database that the summary line reports. */
+export type DatabaseOutcome = 'created' | 'unchanged' | 'owner-fixed' | 'updated'
+
+export interface ApplyReport {
+  readonly outcomes: ReadonlyMap<string, DatabaseOutcome>
+  /** Number of statements that changed something (DDL and grants); 0 on a run with nothing to do. */
+  readonly statements: number
+}
+
+/** The engine's view after inspection: what it found, and what the admin may do about it. */
+export interface EngineInspection {
+  readonly observed: ObservedState
+  /** Server and version for logs, e.g. `PostgreSQL 18.1`. */
+  readonly server: string
+  /** Plan-time privilege problems: steps the admin cannot do. Checked before any change (exit 77). */
+  privilegeProblems(plan: PlanResult): readonly string[]
+  /** Warnings about steps that will be skipped by design (an event trigger the admin may not install in auto mode). */
+  skippedSteps(plan: PlanResult): readonly { readonly step: Step; readonly reason: string }[]
+}
+
+/**
+ * An authenticated admin connection. All DDL runs through it, under the provisioning lock, so that concurrent
+ * runs serialize.
+ */
+export interface AdminSession {
+  /** Takes the provisioning lock, waiting no later than the deadline. */
+  lock(context: RunContext): Promise<void>
+  inspect(desired: DesiredState): Promise<EngineInspection>
+  apply(plan: PlanResult, inspection: EngineInspection, context: RunContext): Promise<ApplyReport>
+  close(): Promise<void>
+}
+
+/**
+ * Everything that differs between PostgreSQL and MySQL/MariaDB, behind one contract (after kysely's dialect
+ * adapters). Commands never ask for the engine's name; they ask the adapter.
+ */
+export interface EngineAdapter extends PlanCapabilities {
+  /** Product name for messages: `PostgreSQL`, `MySQL/MariaDB`. */
+  readonly label: string
+  /** Connects as the admin, retrying what is transient until the deadline (exit 69) or a permanent error. */
+  connectAdmin(context: RunContext): Promise<AdminSession>
+  /** Logs in as the owner and checks every database; returns every problem found (empty when all is well). */
+  verify(context: RunContext): Promise<readonly string[]>
+  /** The idempotent SQL a DBA can run by hand for this configuration, without connecting. */
+  script(config: Config): string
+}
+
+/** Loads only the engine the configuration names, so the other driver is never parsed. */
+export async function loadEngine(config: Config): Promise<EngineAdapter> {
+  switch (config.engine) {
+    case 'postgres':
+      return (await import('./postgres/postgres-adapter.ts')).postgresAdapter
+    case 'mysql':
+      return (await import('./mysql/mysql-adapter.ts')).mysqlAdapter
+    default:
+      throw new Error(`unknown engine ${JSON.stringify(config.engine satisfies never)}`)
+  }
+}

@@ -1,0 +1,97 @@
+import type pg from 'pg'
+import { DbhookError, ExitCode } from '../../errors.ts'
+import type { DesiredState, PlanResult } from '../../plan.ts'
+import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '../engine.ts'
+import { applyPostgresPlan } from './postgres-apply.ts'
+import { connectPostgres, connectWithWait } from './postgres-connect.ts'
+import { postgresCapabilities } from './postgres-capabilities.ts'
+import { errorCode } from './postgres-errors.ts'
+import { inspectServer, type AdminFacts } from './postgres-inspect.ts'
+import { checkPrivileges } from './postgres-privileges.ts'
+import { postgresScript } from './postgres-script.ts'
+import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
+import { verifyPostgres } from './postgres-verify.ts'
+
+/** Session advisory lock key shared by every dbhook run: the bytes of "dbhook" as a bigint. */
+const lockKey = '110373821706091'
+
+class PostgresSession implements AdminSession {
+  /** What the last inspection found about the admin; apply acts on it. */
+  private facts: AdminFacts | undefined
+
+  constructor(
+    private readonly client: pg.Client,
+    private readonly tls: TlsMaterial,
+    private readonly context: RunContext,
+  ) {}
+
+  async lock(context: RunContext): Promise<void> {
+    const timeLeft = Math.max(1, context.deadline - Date.now())
+    try {
+      await this.client.query(`SET lock_timeout = ${Math.ceil(timeLeft)}`)
+      await this.client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey])
+      await this.client.query('RESET lock_timeout')
+    } catch (error) {
+      if (errorCode(error) === '55P03') {
+        throw new DbhookError('another dbhook run held the provisioning lock until DBHOOK_WAIT_TIMEOUT ran out', ExitCode.unavailable, { cause: error })
+      }
+      throw error
+    }
+  }
+
+  async inspect(desired: DesiredState): Promise<EngineInspection> {
+    const { log } = this.context
+    const { observed, facts } = await inspectServer(this.client, desired, this.checkPasswords(desired))
+    this.facts = facts
+    log.debug({ facts: { ...facts, roles: Object.fromEntries(facts.roles) } }, 'inspected the server')
+    return {
+      observed,
+      server: `PostgreSQL ${facts.major}`,
+      privilegeProblems: (plan: PlanResult) => checkPrivileges(plan.steps, facts).problems,
+      skippedSteps: () => [],
+    }
+  }
+
+  async apply(plan: PlanResult, _inspection: EngineInspection, context: RunContext) {
+    if (!this.facts) throw new Error('apply called before inspect')
+    return applyPostgresPlan(this.client, plan, this.facts, context, async () => 0)
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined)
+  }
+
+  /** Tries each role's given password; false only when the server says the password is wrong. */
+  private async checkPasswords(desired: DesiredState): Promise<Map<string, boolean>> {
+    const { config, log } = this.context
+    const results = new Map<string, boolean>()
+    await Promise.all(
+      desired.roles
+        .filter((role) => role.password !== undefined && role.name !== config.admin.user)
+        .map(async (role) => {
+          try {
+            const client = await connectPostgres(config, this.tls, { user: role.name, password: role.password, database: config.admin.database }, config.connectTimeoutMs, log)
+            await client.end().catch(() => undefined)
+            results.set(role.name, true)
+          } catch (error) {
+            if (errorCode(error) === '28P01') results.set(role.name, false)
+            else log.debug({ code: errorCode(error) }, `could not test the password of ${JSON.stringify(role.name)}: ${(error as Error).message}`)
+          }
+        }),
+    )
+    return results
+  }
+}
+
+export const postgresAdapter: EngineAdapter = {
+  label: 'PostgreSQL',
+  ...postgresCapabilities,
+  async connectAdmin(context) {
+    const { config, log } = context
+    const tls = readTlsMaterial(config.tls, log)
+    const client = await connectWithWait(context, tls, { user: config.admin.user, password: config.admin.password, database: config.admin.database }, 'DBHOOK_ADMIN_PASSWORD')
+    return new PostgresSession(client, tls, context)
+  },
+  verify: (context) => verifyPostgres(context),
+  script: (config) => postgresScript(config),
+}

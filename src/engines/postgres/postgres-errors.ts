@@ -1,0 +1,64 @@
+import { DbhookError, ExitCode } from '../../errors.ts'
+import type { ConnectVerdict } from '../../wait.ts'
+import { describeTlsFailure } from './postgres-tls.ts'
+
+/** SQLSTATEs that mean "not yet": the server is starting, full, or restarting. */
+const transientStates = new Set(['57P03', '53300', '57P01', '57P02', '57P05', '08000', '08001', '08003', '08004', '08006'])
+const transientNodeCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT'])
+
+interface PgLikeError {
+  code?: string
+  message?: string
+  severity?: string
+}
+
+/** The SQLSTATE or Node error code, and a message without secrets (pg's messages never hold passwords). */
+export function errorCode(error: unknown): string | undefined {
+  return (error as PgLikeError)?.code
+}
+
+/**
+ * Decides whether a failed connection attempt is worth another try. Authentication, a missing database and
+ * refused privileges are permanent and end the wait at once; so is any TLS trust failure.
+ */
+export function classifyPostgresConnectError(error: unknown, who: { user: string; database: string; variable: string }): ConnectVerdict {
+  const err = error as PgLikeError
+  const code = err?.code
+  const message = err?.message ?? String(error)
+  if (code === '28P01') {
+    return permanent(`password authentication failed for role ${JSON.stringify(who.user)}: check ${who.variable}`, ExitCode.noPermission, error)
+  }
+  if (code === '28000') {
+    const tls = describeTlsFailure(error)
+    if (tls) return permanent(tls, ExitCode.noPermission, error)
+    return permanent(`the server refused role ${JSON.stringify(who.user)}: ${message}`, ExitCode.noPermission, error)
+  }
+  if (code === '3D000') {
+    return permanent(`database ${JSON.stringify(who.database)} does not exist (DBHOOK_ADMIN_DATABASE names the database dbhook connects to)`, ExitCode.config, error)
+  }
+  if (code === '42501') {
+    return permanent(`role ${JSON.stringify(who.user)} may not connect: ${message}`, ExitCode.noPermission, error)
+  }
+  if (code && transientStates.has(code)) return { retry: true, reason: `${code} ${message}` }
+  if (code && transientNodeCodes.has(code)) return { retry: true, reason: code }
+  const tls = describeTlsFailure(error)
+  if (tls) return permanent(tls, ExitCode.noPermission, error)
+  if (/Connection terminated|timeout expired|Connection ended|socket hang up/i.test(message)) {
+    return { retry: true, reason: message }
+  }
+  if (code?.startsWith('08') || code?.startsWith('57P')) return { retry: true, reason: `${code} ${message}` }
+  return permanent(`cannot connect as ${JSON.stringify(who.user)}: ${code ? `${code} ` : ''}${message}`, ExitCode.failed, error)
+}
+
+function permanent(message: string, exitCode: ExitCode, cause: unknown): ConnectVerdict {
+  return { retry: false, error: new DbhookError(message, exitCode, { cause }) }
+}
+
+/** Wraps an error raised while applying a step: privilege errors exit 77, the rest 1. */
+export function stepError(what: string, error: unknown): DbhookError {
+  if (error instanceof DbhookError) return error
+  const err = error as PgLikeError
+  const code = err?.code
+  const exitCode = code === '42501' ? ExitCode.noPermission : ExitCode.failed
+  return new DbhookError(`${what} failed: ${code ? `${code} ` : ''}${err?.message ?? String(error)}`, exitCode, { cause: error })
+}

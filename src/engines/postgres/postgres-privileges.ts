@@ -1,0 +1,77 @@
+import type { Step } from '../../plan.ts'
+import type { AdminFacts } from './postgres-inspect.ts'
+
+export interface PrivilegeCheck {
+  /** Steps the admin cannot do, each naming the missing privilege; apply refuses (exit 77) before any change. */
+  readonly problems: readonly string[]
+  /** Roles the admin must grant itself for this run (and revoke afterwards) to create or hand over databases. */
+  readonly temporaryMemberships: readonly string[]
+}
+
+/**
+ * Decides, before anything changes, whether the admin can carry out each step, and which role memberships it
+ * must lend itself. CREATE DATABASE ... OWNER r and ALTER DATABASE ... OWNER TO r need CREATEDB and the right
+ * to act as r (membership up to 15, SET from 16), and handing over a database also needs to act as its owner.
+ * Pure: works on the facts the inspection read.
+ */
+export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): PrivilegeCheck {
+  const problems: string[] = []
+  const memberships = new Set<string>()
+  const createdRoles = new Set(steps.flatMap((s) => (s.action === 'create-role' ? [s.role.name] : [])))
+  const who = JSON.stringify(facts.user)
+
+  const actAs = (role: string, why: string) => {
+    if (facts.superuser || role === facts.user) return
+    const relation = facts.roles.get(role)
+    if (relation?.canActAs) return
+    if (relation?.superuser) {
+      problems.push(`${why}: role ${JSON.stringify(role)} is a superuser and ${who} is not`)
+      return
+    }
+    // A CREATEROLE admin gets ADMIN OPTION on roles it creates (16+) and may grant any non-superuser role (<= 15).
+    const canGrant = relation?.canGrant || (facts.createrole && (facts.major < 16 || createdRoles.has(role) || relation === undefined))
+    if (canGrant) memberships.add(role)
+    else {
+      const right = facts.major >= 16 ? 'SET ROLE' : 'membership in'
+      problems.push(
+        `${why}: ${who} needs ${right} ${JSON.stringify(role)} (GRANT ${JSON.stringify(role)} TO ${who}${facts.major >= 16 ? ' WITH SET TRUE' : ''}), or CREATEROLE with ADMIN OPTION on it`,
+      )
+    }
+  }
+
+  for (const step of steps) {
+    switch (step.action) {
+      case 'create-role':
+      case 'set-password': {
+        const relation = facts.roles.get(step.role.name)
+        const allowed =
+          facts.superuser ||
+          (facts.createrole && (step.action === 'create-role' || facts.major < 16 || relation?.canGrant === true))
+        if (!allowed) {
+          const verb = step.action === 'create-role' ? 'create role' : 'change the password of role'
+          const need = step.action === 'create-role' || facts.major < 16 ? 'CREATEROLE' : 'CREATEROLE and ADMIN OPTION on the role'
+          problems.push(`cannot ${verb} ${JSON.stringify(step.role.name)}: ${who} lacks ${need}`)
+        }
+        break
+      }
+      case 'create-database':
+        if (!facts.superuser && !facts.createdb) {
+          problems.push(`cannot create database ${JSON.stringify(step.database.name)}: ${who} lacks CREATEDB`)
+        }
+        actAs(step.database.owner, `cannot create database ${JSON.stringify(step.database.name)} owned by ${JSON.stringify(step.database.owner)}`)
+        break
+      case 'alter-owner': {
+        const why = `cannot change the owner of ${JSON.stringify(step.database.name)}`
+        if (!facts.superuser && !facts.createdb) problems.push(`${why}: ${who} lacks CREATEDB`)
+        actAs(step.from, why)
+        actAs(step.database.owner, why)
+        break
+      }
+      case 'ensure':
+        break
+      default:
+        problems.push(`unknown step ${JSON.stringify(step satisfies never)}`)
+    }
+  }
+  return { problems, temporaryMemberships: [...memberships] }
+}

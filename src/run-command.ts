@@ -1,0 +1,99 @@
+import type { Command, Config } from './config/config.ts'
+import { loadConfig, type Env } from './config/load-config.ts'
+import type { RunContext } from './engines/engine.ts'
+import { DbhookError, ExitCode, InterruptedError } from './errors.ts'
+import { createLogger, scrubSecrets, type Logger } from './log.ts'
+import { writeTerminationMessage } from './termination.ts'
+import { closeAllConnections } from './engines/connections.ts'
+import { runApply } from './commands/apply.ts'
+import { runPlan } from './commands/plan.ts'
+import { runVerify } from './commands/verify.ts'
+import { runWait } from './commands/wait.ts'
+import { runSql } from './commands/sql.ts'
+
+/** What a command reports back: its exit code and the one line that goes to the termination message. */
+export interface CommandResult {
+  readonly exitCode: number
+  readonly outcome: string
+}
+
+const runners: Record<Command, (context: RunContext, version: string) => Promise<CommandResult>> = {
+  apply: runApply,
+  plan: runPlan,
+  wait: runWait,
+  verify: runVerify,
+  sql: runSql,
+}
+
+/**
+ * Loads the configuration, sets up logging and signals, runs one command and turns whatever happened into an
+ * exit code and a termination message. Secrets are scrubbed from both.
+ */
+export async function runCommand(command: Command, env: Env, version: string): Promise<number> {
+  const started = Date.now()
+  let secrets: readonly string[] = []
+  let log = createLogger(earlyLogOptions(env, command), () => secrets)
+  let terminationLog = env.DBHOOK_TERMINATION_LOG || '/dev/termination-log'
+  const explicitTerminationLog = Boolean(env.DBHOOK_TERMINATION_LOG)
+
+  const finish = (exitCode: number, outcome: string): number => {
+    writeTerminationMessage(terminationLog, scrubSecrets(`${command}: ${outcome}`, secrets), explicitTerminationLog)
+    return exitCode
+  }
+
+  let config: Config
+  try {
+    config = loadConfig(env, command)
+  } catch (error) {
+    if (!(error instanceof DbhookError)) throw error
+    log.error({ exitCode: error.exitCode }, error.message)
+    return finish(error.exitCode, error.message)
+  }
+  secrets = config.secrets
+  log = createLogger({ level: config.logLevel, format: config.logFormat, fd: command === 'sql' ? 2 : 1 }, () => secrets)
+  terminationLog = config.terminationLog
+  for (const warning of config.warnings) log.warn(warning)
+
+  const controller = new AbortController()
+  const interrupted = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      const error = new InterruptedError(signal)
+      log.warn(`${error.message}: closing connections and stopping`)
+      controller.abort(error)
+      void closeEverything(log).then(() => resolve(finish(error.exitCode, error.message)))
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+  })
+
+  const context: RunContext = { config, log, signal: controller.signal, deadline: started + config.waitTimeoutMs }
+  const work = (async (): Promise<number> => {
+    try {
+      const result = await runners[command](context, version)
+      return finish(result.exitCode, result.outcome)
+    } catch (error) {
+      if (controller.signal.aborted) return new Promise<number>(() => undefined) // the signal handler finishes
+      const known = error instanceof DbhookError ? error : undefined
+      const exitCode = known?.exitCode ?? ExitCode.failed
+      const message = known?.message ?? `unexpected error: ${(error as Error)?.message ?? String(error)}`
+      log.error({ exitCode, err: known ? undefined : error }, message)
+      if (known?.cause && log.isLevelEnabled('debug')) log.debug({ err: known.cause }, 'cause')
+      return finish(exitCode, message)
+    }
+  })()
+  return Promise.race([work, interrupted])
+}
+
+// Before the configuration is valid the logger still honours a valid level and format, so the config error
+// itself is written the way the operator asked.
+function earlyLogOptions(env: Env, command: Command) {
+  const level = (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).find((l) => l === env.DBHOOK_LOG_LEVEL?.trim().toLowerCase()) ?? 'info'
+  const format = env.DBHOOK_LOG_FORMAT?.trim().toLowerCase() === 'pretty' ? 'pretty' : 'json'
+  return { level, format, fd: command === 'sql' ? 2 : 1 } as const
+}
+
+/** Ends every open database connection, waiting at most 500 ms, so that a signal exits well within a second. */
+async function closeEverything(log: Logger): Promise<void> {
+  await Promise.race([closeAllConnections(), new Promise((resolve) => setTimeout(resolve, 500))])
+  log.debug('connections closed')
+}

