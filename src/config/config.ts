@@ -8,7 +8,10 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export type LogFormat = 'json' | 'pretty'
 
 export interface TlsSettings {
+  /** The libpq meaning of DBHOOK_SSLMODE, whichever word (libpq, MySQL, Go driver) was used. */
   readonly mode: SslMode
+  /** DBHOOK_SSLMODE as written, lower-cased, for engines whose own words differ in detail (MySQL's). */
+  readonly word: string
   /** A file path, or `system` for the system trust store (which forces verify-full, as libpq 16 does). */
   readonly rootCert?: string
   readonly cert?: string

