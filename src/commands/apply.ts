@@ -16,12 +16,12 @@ export async function runApply(context: RunContext): Promise<CommandResult> {
   const session = await engine.connectAdmin(context)
   try {
     await session.lock(context)
-    const { plan, privilegeProblems, inspection } = await inspectAndPlan(engine, session, context)
+    const { plan, privilegeProblems, inspection, skipped } = await inspectAndPlan(engine, session, context)
     if (plan.problems.length > 0) throw new DbhookError(plan.problems.join('; '), ExitCode.failed)
     if (privilegeProblems.length > 0) {
       throw new DbhookError(`nothing was changed: ${privilegeProblems.join('; ')}`, ExitCode.noPermission)
     }
-    for (const { step, reason } of inspection.skippedSteps(plan)) log.warn(`skipping: ${describeStep(step)}: ${reason}`)
+    for (const { step, reason } of skipped) log.warn(`skipping: ${describeStep(step)}: ${reason}`)
     const report = plan.steps.length === 0 ? { outcomes: new Map(), statements: 0 } : await session.apply(plan, inspection, context)
     const databases = config.databases.map((db) => ({ key: db.key, name: db.name, result: report.outcomes.get(db.name) ?? 'unchanged' }))
     const outcome = databases.map((db) => `${db.key}=${db.name} ${db.result}`).join(', ')

@@ -27,7 +27,7 @@ export interface EngineInspection {
   readonly server: string
   /** Plan-time privilege problems: steps the admin cannot do. Checked before any change (exit 77). */
   privilegeProblems(plan: PlanResult): readonly string[]
-  /** Warnings about steps that will be skipped by design (an event trigger the admin may not install in auto mode). */
+  /** Steps left out by design, with the reason (an event trigger the admin may not install in auto mode). */
   skippedSteps(plan: PlanResult): readonly { readonly step: Step; readonly reason: string }[]
 }
 

@@ -1,11 +1,13 @@
 import type pg from 'pg'
 import { DbhookError, ExitCode } from '../../errors.ts'
-import type { DesiredState, PlanResult } from '../../plan.ts'
+import { runBounded } from '../../concurrency.ts'
+import type { DesiredState, ObservedState, PlanResult } from '../../plan.ts'
 import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '../engine.ts'
 import { applyPostgresPlan } from './postgres-apply.ts'
 import { connectPostgres, connectWithWait } from './postgres-connect.ts'
 import { postgresCapabilities } from './postgres-capabilities.ts'
 import { errorCode } from './postgres-errors.ts'
+import { inspectDatabaseItems } from './postgres-grants.ts'
 import { inspectServer, type AdminFacts } from './postgres-inspect.ts'
 import { checkPrivileges } from './postgres-privileges.ts'
 import { postgresScript } from './postgres-script.ts'
@@ -40,21 +42,58 @@ class PostgresSession implements AdminSession {
   }
 
   async inspect(desired: DesiredState): Promise<EngineInspection> {
-    const { log } = this.context
-    const { observed, facts } = await inspectServer(this.client, desired, this.checkPasswords(desired))
+    const { log, config } = this.context
+    const inspection = await inspectServer(this.client, desired, this.checkPasswords(desired), config.extensions)
+    const facts = inspection.facts
     this.facts = facts
-    log.debug({ facts: { ...facts, roles: Object.fromEntries(facts.roles) } }, 'inspected the server')
+    log.debug({ facts: { ...facts, roles: Object.fromEntries(facts.roles), extensions: Object.fromEntries(facts.extensions) } }, 'inspected the server')
+    const observed = await this.inspectItems(desired, inspection.observed)
     return {
       observed,
       server: `PostgreSQL ${facts.major}`,
       privilegeProblems: (plan: PlanResult) => checkPrivileges(plan.steps, facts).problems,
-      skippedSteps: () => [],
+      // With DBHOOK_EVENT_TRIGGER=auto an admin that may not create event triggers leaves the trigger out; the
+      // default privileges FOR ROLE <owner> still make every table the owner creates usable by the app role.
+      skippedSteps: (plan: PlanResult) =>
+        facts.mayCreateEventTriggers || config.eventTrigger !== 'auto'
+          ? []
+          : plan.steps
+              .filter((step) => step.action === 'ensure' && step.item.id === 'event-trigger')
+              .map((step) => ({
+                step,
+                reason: `${JSON.stringify(facts.user)} may not create event triggers (superuser, rds_superuser, cloudsqlsuperuser or alloydbsuperuser can); ALTER DEFAULT PRIVILEGES FOR ROLE ${JSON.stringify(config.owner.name)} covers the tables and sequences it creates`,
+              })),
     }
   }
 
   async apply(plan: PlanResult, _inspection: EngineInspection, context: RunContext) {
     if (!this.facts) throw new Error('apply called before inspect')
-    return applyPostgresPlan(this.client, plan, this.facts, context, async () => 0)
+    return applyPostgresPlan(this.client, plan, this.facts, context, (database) => this.connectAdmin(database))
+  }
+
+  /** Reads, in each existing listed database, which of its items are in place (DBHOOK_PARALLEL at once). */
+  private async inspectItems(desired: DesiredState, observed: ObservedState): Promise<ObservedState> {
+    const { config } = this.context
+    const existing = desired.databases.filter((db) => db.items.length > 0 && observed.databases.has(db.name))
+    const found = await runBounded(existing, config.parallel, async (db) => {
+      const client = await this.connectAdmin(db.name)
+      try {
+        return await inspectDatabaseItems(client, db.items, db.owner, config.app?.name)
+      } finally {
+        await client.end().catch(() => undefined)
+      }
+    })
+    const databases = new Map(observed.databases)
+    existing.forEach((db, index) => {
+      const before = databases.get(db.name)
+      if (before) databases.set(db.name, { ...before, present: found[index] ?? new Set() })
+    })
+    return { ...observed, databases }
+  }
+
+  private connectAdmin(database: string): Promise<pg.Client> {
+    const { config, log } = this.context
+    return connectPostgres(config, this.tls, { user: config.admin.user, password: config.admin.password, database }, config.connectTimeoutMs, log)
   }
 
   async close(): Promise<void> {

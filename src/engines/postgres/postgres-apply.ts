@@ -1,8 +1,10 @@
 import type pg from 'pg'
+import { runBounded } from '../../concurrency.ts'
 import type { Logger } from '../../log.ts'
-import { stepDatabase, describeStep, type PlanResult, type Step } from '../../plan.ts'
+import { describeStep, type PlanResult, type Step } from '../../plan.ts'
 import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
 import { errorCode, stepError } from './postgres-errors.ts'
+import { itemRunsAsOwner, itemStatements } from './postgres-grants.ts'
 import type { AdminFacts } from './postgres-inspect.ts'
 import { passwordVerifier } from './postgres-password.ts'
 import { checkPrivileges } from './postgres-privileges.ts'
@@ -12,91 +14,100 @@ import {
   createRoleSql,
   grantMembershipSql,
   loggableSql,
+  quoteIdentifier,
   revokeMembershipSql,
   setPasswordSql,
 } from './postgres-statements.ts'
 
-/** Runs a statement that changes something, logging it (without any password verifier) first. */
-export type Execute = (sql: string) => Promise<void>
+/** Opens another admin connection, to `database`. */
+export type ConnectAdmin = (database: string) => Promise<pg.Client>
 
-/** Carries out per-database items (grants, extensions, trigger); supplied by the grants module. */
-export type ItemRunner = (steps: readonly Step[], context: RunContext) => Promise<number>
+type DatabaseStep = Extract<Step, { database: unknown }>
 
 /**
- * Executes the plan's steps in order on the admin connection, which holds the provisioning lock. Role steps come
- * first; before the first database step that needs it, the admin lends itself the memberships the privilege
- * check found necessary, and takes them back at the end whatever happens.
+ * Executes the plan on the admin connection, which holds the provisioning lock: roles first, then the admin
+ * lends itself the memberships the privilege check asked for, creates databases on up to DBHOOK_PARALLEL
+ * connections, hands over owners, and puts each database's items in place (again up to DBHOOK_PARALLEL
+ * databases at once). Lent memberships are taken back at the end whatever happens.
  */
-export async function applyPostgresPlan(
-  client: pg.Client,
-  plan: PlanResult,
-  facts: AdminFacts,
-  context: RunContext,
-  runItems: ItemRunner,
-): Promise<ApplyReport> {
-  const { log } = context
-  const outcomes = new Map<string, DatabaseOutcome>(context.config.databases.map((db) => [db.name, 'unchanged']))
+export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, facts: AdminFacts, context: RunContext, connect: ConnectAdmin): Promise<ApplyReport> {
+  const { log, config } = context
+  const outcomes = new Map<string, DatabaseOutcome>(config.databases.map((db) => [db.name, 'unchanged']))
   let statements = 0
-  const execute: Execute = async (sql) => {
+  const executeOn = (target: pg.Client) => async (sql: string) => {
     log.debug({ sql: loggableSql(sql) }, 'executing')
-    await client.query(sql)
+    await target.query(sql)
     statements += 1
   }
+  const execute = executeOn(client)
+  const run = async (step: Step, action: () => Promise<void>) => {
+    context.signal.throwIfAborted()
+    try {
+      await action()
+    } catch (error) {
+      throw stepError(describeStep(step), error)
+    }
+  }
 
+  const of = <A extends Step['action']>(action: A) => plan.steps.filter((s): s is Extract<Step, { action: A }> => s.action === action)
   const { temporaryMemberships } = checkPrivileges(plan.steps, facts)
   const lent: string[] = []
-  const lendMemberships = async () => {
+  try {
+    for (const step of [...of('create-role'), ...of('set-password')]) {
+      await run(step, async () => {
+        const password = step.role.password
+        const verifier = password === undefined ? undefined : passwordVerifier(password, step.role.name, facts.passwordEncryption)
+        await execute(step.action === 'create-role' ? createRoleSql(step.role, verifier) : setPasswordSql(step.role.name, verifier ?? ''))
+      })
+      log.info(describeStep(step))
+    }
+
     for (const role of temporaryMemberships) {
-      if (lent.includes(role)) continue
-      log.info(`granting ${JSON.stringify(facts.user)} membership in ${JSON.stringify(role)} for this run, to create or hand over databases it owns; revoked at the end`)
+      log.info(`granting ${JSON.stringify(facts.user)} membership in ${JSON.stringify(role)} for this run, to act for the role that owns the databases; revoked at the end`)
       await execute(grantMembershipSql(role, facts.major))
       lent.push(role)
     }
-  }
 
-  const itemSteps: Step[] = []
-  try {
-    for (const step of plan.steps) {
-      context.signal.throwIfAborted()
+    const creates = of('create-database')
+    await onConnections(client, Math.min(config.parallel, creates.length), connect, config.admin.database, async (target, next) => {
+      for (let step = next(); step; step = next()) {
+        const { name, owner } = step.database
+        await run(step, async () => {
+          if (await createDatabase(target, executeOn(target), name, owner, log)) outcomes.set(name, 'created')
+        })
+        log.info(describeStep(step))
+      }
+    }, creates)
+
+    for (const step of of('alter-owner')) {
+      await run(step, () => execute(alterOwnerSql(step.database.name, step.database.owner)))
+      outcomes.set(step.database.name, 'owner-fixed')
+      log.info(describeStep(step))
+    }
+
+    const byDatabase = new Map<string, DatabaseStep[]>()
+    for (const step of of('ensure')) byDatabase.set(step.database.name, [...(byDatabase.get(step.database.name) ?? []), step])
+    const trusted = new Set([...facts.extensions].filter(([, e]) => e.trusted).map(([name]) => name))
+    await runBounded([...byDatabase.values()], config.parallel, async (steps) => {
+      const database = steps[0]!.database
+      const target = await connect(database.name)
       try {
-        switch (step.action) {
-          case 'create-role': {
-            const verifier = step.role.password === undefined ? undefined : passwordVerifier(step.role.password, step.role.name, facts.passwordEncryption)
-            await execute(createRoleSql(step.role, verifier))
-            break
-          }
-          case 'set-password':
-            await execute(setPasswordSql(step.role.name, passwordVerifier(step.role.password ?? '', step.role.name, facts.passwordEncryption)))
-            break
-          case 'create-database':
-            await lendMemberships()
-            if (await createDatabase(client, execute, step.database.name, step.database.owner, log)) {
-              outcomes.set(step.database.name, 'created')
-            }
-            break
-          case 'alter-owner':
-            await lendMemberships()
-            await execute(alterOwnerSql(step.database.name, step.database.owner))
-            outcomes.set(step.database.name, 'owner-fixed')
-            break
-          case 'ensure':
-            itemSteps.push(step)
-            break
-          default:
-            throw new Error(`unknown step ${JSON.stringify(step satisfies never)}`)
+        const asOwner = database.owner !== facts.user
+        for (const step of steps) {
+          if (step.action !== 'ensure') continue
+          await run(step, async () => {
+            const owned = asOwner && itemRunsAsOwner(step.item, trusted)
+            if (owned) await target.query(`SET ROLE ${quoteIdentifier(database.owner)}`)
+            for (const sql of await itemStatements(target, step.item, database.name, database.owner)) await executeOn(target)(sql)
+            if (owned) await target.query('RESET ROLE')
+          })
+          log.info(describeStep(step))
         }
-      } catch (error) {
-        throw stepError(describeStep(step), error)
+      } finally {
+        await target.end().catch(() => undefined)
       }
-      if (step.action !== 'ensure') log.info(describeStep(step))
-    }
-    if (itemSteps.length > 0) {
-      statements += await runItems(itemSteps, context)
-      for (const step of itemSteps) {
-        const name = stepDatabase(step)?.name
-        if (name && outcomes.get(name) === 'unchanged') outcomes.set(name, 'updated')
-      }
-    }
+      if (outcomes.get(database.name) === 'unchanged') outcomes.set(database.name, 'updated')
+    })
   } finally {
     for (const role of lent.reverse()) {
       try {
@@ -111,11 +122,52 @@ export async function applyPostgresPlan(
 }
 
 /**
+ * Runs `work` on `count` connections at once (the admin connection plus count-1 more to `database`), all
+ * taking items from one queue; the extra connections are closed afterwards. A failure stops the queue.
+ */
+async function onConnections<T>(
+  main: pg.Client,
+  count: number,
+  connect: ConnectAdmin,
+  database: string,
+  work: (client: pg.Client, next: () => T | undefined) => Promise<void>,
+  items: readonly T[],
+): Promise<void> {
+  if (items.length === 0) return
+  let index = 0
+  let failed = false
+  const next = () => (failed ? undefined : items[index++])
+  const extra: pg.Client[] = []
+  try {
+    const workers = [main]
+    for (let i = 1; i < count; i += 1) {
+      const client = await connect(database)
+      extra.push(client)
+      workers.push(client)
+    }
+    const results = await Promise.allSettled(
+      workers.map(async (client) => {
+        try {
+          await work(client, next)
+        } catch (error) {
+          failed = true
+          throw error
+        }
+      }),
+    )
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (rejected) throw rejected.reason
+  } finally {
+    await Promise.all(extra.map((c) => c.end().catch(() => undefined)))
+  }
+}
+
+/**
  * CREATE DATABASE outside any transaction. A concurrent creator that does not take dbhook's lock makes this
  * fail with 42P04, or 23505 on pg_database_datname_index: both mean the database exists now. Returns whether
- * this run created it; the caller's next plan (or a re-run) fixes an owner the other creator chose.
+ * this run created it; when the other creator chose another owner, the owner is handed over.
  */
-async function createDatabase(client: pg.Client, execute: Execute, name: string, owner: string, log: Logger): Promise<boolean> {
+async function createDatabase(client: pg.Client, execute: (sql: string) => Promise<void>, name: string, owner: string, log: Logger): Promise<boolean> {
   try {
     await execute(createDatabaseSql(name, owner))
     return true
@@ -124,10 +176,7 @@ async function createDatabase(client: pg.Client, execute: Execute, name: string,
     const duplicate = code === '42P04' || (code === '23505' && /pg_database_datname_index/.test((error as Error).message))
     if (!duplicate) throw error
     log.info(`database ${JSON.stringify(name)} was created by someone else meanwhile (${code}); checking its owner`)
-    const result = await client.query<{ owner: string }>(
-      'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
-      [name],
-    )
+    const result = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name])
     const found = result.rows[0]?.owner
     if (found !== undefined && found !== owner) await execute(alterOwnerSql(name, owner))
     return false

@@ -9,6 +9,10 @@ export interface AdminFacts {
   readonly superuser: boolean
   readonly createdb: boolean
   readonly createrole: boolean
+  /** Superuser, or a member of a managed cloud's superuser role (rds_superuser, cloudsqlsuperuser, alloydbsuperuser). */
+  readonly mayCreateEventTriggers: boolean
+  /** Requested extensions the server has, by name: whether a database owner may create them (trusted). */
+  readonly extensions: ReadonlyMap<string, { readonly trusted: boolean }>
   /** Per role the admin relates to (listed roles and current owners of listed databases). */
   readonly roles: ReadonlyMap<string, RoleRelation>
 }
@@ -37,6 +41,13 @@ SELECT
   (SELECT version_num FROM facts) AS "versionNum",
   current_setting('password_encryption') AS "passwordEncryption",
   me.rolsuper AS superuser, me.rolcreatedb AS createdb, me.rolcreaterole AS createrole,
+  me.rolsuper OR EXISTS (
+    SELECT 1 FROM pg_roles c
+     WHERE c.rolname IN ('rds_superuser', 'cloudsqlsuperuser', 'alloydbsuperuser')
+       AND pg_has_role(current_user, c.oid, 'MEMBER')) AS "mayCreateEventTriggers",
+  (SELECT coalesce(json_agg(json_build_object('name', v.name, 'trusted', v.trusted)), '[]')
+     FROM pg_available_extension_versions v JOIN pg_available_extensions e ON e.name = v.name AND e.default_version = v.version
+    WHERE v.name = ANY($3::text[])) AS extensions,
   (SELECT coalesce(json_agg(json_build_object('name', d.datname, 'owner', o.rolname)), '[]')
      FROM pg_database d JOIN pg_roles o ON o.oid = d.datdba
     WHERE d.datname = ANY($1::text[])) AS databases,
@@ -60,6 +71,8 @@ interface InspectionRow {
   superuser: boolean
   createdb: boolean
   createrole: boolean
+  mayCreateEventTriggers: boolean
+  extensions: { name: string; trusted: boolean }[]
   databases: { name: string; owner: string }[]
   roles: { name: string; superuser: boolean; canActAs: boolean; canGrant: boolean }[]
 }
@@ -72,10 +85,12 @@ export async function inspectServer(
   client: pg.Client,
   desired: DesiredState,
   passwordWorks: Promise<ReadonlyMap<string, boolean>>,
+  extensions: readonly string[],
 ): Promise<Inspection> {
   const result = await client.query<InspectionRow>(inspectionQuery, [
     desired.databases.map((db) => db.name),
     desired.roles.map((role) => role.name),
+    extensions,
   ])
   const row = result.rows[0]
   if (!row) throw new Error('the inspection query returned no row: the admin role is not in pg_roles')
@@ -99,6 +114,8 @@ export async function inspectServer(
       superuser: row.superuser,
       createdb: row.createdb,
       createrole: row.createrole,
+      mayCreateEventTriggers: row.mayCreateEventTriggers,
+      extensions: new Map(row.extensions.map((e) => [e.name, { trusted: e.trusted }])),
       roles: relations,
     },
   }

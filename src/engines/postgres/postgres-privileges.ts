@@ -67,8 +67,23 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
         actAs(step.database.owner, why)
         break
       }
-      case 'ensure':
+      case 'ensure': {
+        const item = step.item
+        const where = `${JSON.stringify(step.database.name)}`
+        if (item.id === 'event-trigger') {
+          if (!facts.mayCreateEventTriggers) {
+            problems.push(`cannot install the permission event trigger in ${where}: ${who} is not a superuser (nor rds_superuser, cloudsqlsuperuser or alloydbsuperuser); set DBHOOK_EVENT_TRIGGER=auto to rely on default privileges instead`)
+          }
+        } else if (item.extension !== undefined) {
+          const available = facts.extensions.get(item.extension)
+          if (!available) problems.push(`cannot create extension ${JSON.stringify(item.extension)} in ${where}: the server does not have it (install its package on the server)`)
+          else if (available.trusted) actAs(step.database.owner, `cannot create extension ${JSON.stringify(item.extension)} in ${where} as its owner`)
+          else if (!facts.superuser) problems.push(`cannot create extension ${JSON.stringify(item.extension)} in ${where}: it is not trusted, so it needs a superuser`)
+        } else if (item.id !== 'owner-schema-create') {
+          actAs(step.database.owner, `cannot ${item.description} in ${where}`)
+        }
         break
+      }
       default:
         problems.push(`unknown step ${JSON.stringify(step satisfies never)}`)
     }
