@@ -47,7 +47,10 @@ const userSchemas = `
    WHERE (n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = $1) OR n.nspname = 'public')
      AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'`
 
-/** One query per database: which of the items are in place. $1 owner, $2 app role (may be null). */
+/**
+ * One query per database: which of the items are in place. $1 owner, $2 app role (may be null or not exist
+ * yet: the privilege functions fail on an unknown role, so the app columns are only computed when it exists).
+ */
 const presenceQuery = `
 WITH owner_role AS (SELECT oid FROM pg_roles WHERE rolname = $1),
      app_role AS (SELECT oid FROM pg_roles WHERE rolname = $2),
@@ -59,15 +62,15 @@ SELECT
   $2::text IS NOT NULL AND EXISTS (
     SELECT 1 FROM pg_database d, aclexplode(d.datacl) a
      WHERE d.datname = current_database() AND a.grantee = (SELECT oid FROM app_role) AND a.privilege_type = 'CONNECT') AS "appConnect",
-  $2::text IS NOT NULL AND NOT EXISTS (
-    SELECT 1 FROM schemas s WHERE NOT has_schema_privilege($2, s.oid, 'USAGE')) AS "appSchemaUsage",
-  $2::text IS NOT NULL AND NOT EXISTS (
+  CASE WHEN EXISTS (SELECT 1 FROM app_role) THEN NOT EXISTS (
+    SELECT 1 FROM schemas s WHERE NOT has_schema_privilege($2, s.oid, 'USAGE')) ELSE false END AS "appSchemaUsage",
+  CASE WHEN EXISTS (SELECT 1 FROM app_role) THEN NOT EXISTS (
     SELECT 1 FROM pg_class c JOIN schemas s ON s.oid = c.relnamespace
      WHERE c.relowner = (SELECT oid FROM owner_role) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
        AND NOT CASE WHEN c.relkind = 'S'
                     THEN has_sequence_privilege($2, c.oid, 'USAGE') AND has_sequence_privilege($2, c.oid, 'SELECT')
                     ELSE has_table_privilege($2, c.oid, 'SELECT') AND has_table_privilege($2, c.oid, 'INSERT')
-                     AND has_table_privilege($2, c.oid, 'UPDATE') AND has_table_privilege($2, c.oid, 'DELETE') END) AS "appTablePrivileges",
+                     AND has_table_privilege($2, c.oid, 'UPDATE') AND has_table_privilege($2, c.oid, 'DELETE') END) ELSE false END AS "appTablePrivileges",
   $2::text IS NOT NULL AND (
     SELECT count(DISTINCT d.defaclobjtype::text || a.privilege_type) = 7
       FROM pg_default_acl d, aclexplode(d.defaclacl) a
