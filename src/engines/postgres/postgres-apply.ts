@@ -4,7 +4,7 @@ import type { Logger } from '../../log.ts'
 import { describeStep, type PlanResult, type Step } from '../../plan.ts'
 import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
 import { errorCode, stepError } from './postgres-errors.ts'
-import { itemRunsAsOwner, itemStatements } from './postgres-grants.ts'
+import { inspectDatabaseItems, itemRunsAsOwner, itemStatements } from './postgres-grants.ts'
 import type { AdminFacts } from './postgres-inspect.ts'
 import { passwordVerifier } from './postgres-password.ts'
 import { checkPrivileges } from './postgres-privileges.ts'
@@ -85,6 +85,7 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
       log.info(describeStep(step))
     }
 
+    const createdNames = new Set(creates.map((step) => step.database.name))
     const byDatabase = new Map<string, DatabaseStep[]>()
     for (const step of of('ensure')) byDatabase.set(step.database.name, [...(byDatabase.get(step.database.name) ?? []), step])
     const trusted = new Set([...facts.extensions].filter(([, e]) => e.trusted).map(([name]) => name))
@@ -93,12 +94,17 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
       const target = await connect(database.name)
       try {
         const asOwner = database.owner !== facts.user
+        // A database created in this run was planned with all its items; many come with creation itself
+        // (CREATE on public, PUBLIC's rights on 15+), so look again and do only what is still missing.
+        const present = createdNames.has(database.name)
+          ? await inspectDatabaseItems(target, database.items, database.owner, config.app?.name)
+          : new Set<string>()
         for (const step of steps) {
-          if (step.action !== 'ensure') continue
+          if (step.action !== 'ensure' || present.has(step.item.id)) continue
           await run(step, async () => {
-            const owned = asOwner && itemRunsAsOwner(step.item, trusted)
+            const owned = asOwner && itemRunsAsOwner(step.item, trusted, facts.major)
             if (owned) await target.query(`SET ROLE ${quoteIdentifier(database.owner)}`)
-            for (const sql of await itemStatements(target, step.item, database.name, database.owner)) await executeOn(target)(sql)
+            for (const sql of await itemStatements(target, step.item, database.name, database.owner, facts.major)) await executeOn(target)(sql)
             if (owned) await target.query('RESET ROLE')
           })
           log.info(describeStep(step))

@@ -14,7 +14,15 @@ export function postgresDatabaseItems(config: Config): DatabaseItem[] {
   // Without an app role or extensions nothing needs a connection to each database, and inspection stays one
   // query however many databases are listed. The owner's CREATE on public is checked with the grants.
   if (app === undefined && config.extensions.length === 0) return []
-  const items: DatabaseItem[] = [{ id: 'owner-schema-create', role: owner, description: `let ${JSON.stringify(owner)} create in schema public` }]
+  const items: DatabaseItem[] = []
+  if (app !== undefined) {
+    items.push({
+      id: 'public-schema-hardened',
+      role: owner,
+      description: `make schema public as PostgreSQL 15 has it: owned by ${JSON.stringify(owner)}, no CREATE for PUBLIC (so ${JSON.stringify(app)} cannot create tables)`,
+    })
+  }
+  items.push({ id: 'owner-schema-create', role: owner, description: `let ${JSON.stringify(owner)} create in schema public` })
   for (const extension of config.extensions) {
     items.push({ id: `extension:${extension}`, extension, description: `create extension ${JSON.stringify(extension)}` })
   }
@@ -58,6 +66,9 @@ WITH owner_role AS (SELECT oid FROM pg_roles WHERE rolname = $1),
 SELECT
   NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public')
     OR has_schema_privilege($1, 'public', 'CREATE') AS "ownerSchemaCreate",
+  NOT EXISTS (
+    SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a
+     WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE') AS "publicSchemaHardened",
   (SELECT coalesce(array_agg(extname::text), '{}') FROM pg_extension) AS extensions,
   $2::text IS NOT NULL AND EXISTS (
     SELECT 1 FROM pg_database d, aclexplode(d.datacl) a
@@ -85,6 +96,7 @@ SELECT
 
 interface PresenceRow {
   ownerSchemaCreate: boolean
+  publicSchemaHardened: boolean
   extensions: string[]
   appConnect: boolean
   appSchemaUsage: boolean
@@ -101,6 +113,7 @@ export async function inspectDatabaseItems(client: pg.Client, items: readonly Da
   if (!row) return present
   const found: Record<string, boolean> = {
     'owner-schema-create': row.ownerSchemaCreate,
+    'public-schema-hardened': row.publicSchemaHardened,
     'app-connect': row.appConnect,
     'app-schema-usage': row.appSchemaUsage,
     'app-table-privileges': row.appTablePrivileges,
@@ -114,7 +127,9 @@ export async function inspectDatabaseItems(client: pg.Client, items: readonly Da
 }
 
 /** Who runs an item's statements: the owner (through SET ROLE, so objects and grants are the owner's) or the admin. */
-export function itemRunsAsOwner(item: DatabaseItem, trustedExtensions: ReadonlySet<string>): boolean {
+export function itemRunsAsOwner(item: DatabaseItem, trustedExtensions: ReadonlySet<string>, major: number): boolean {
+  // From 15 schema public belongs to pg_database_owner, so the owner itself may take CREATE away from PUBLIC.
+  if (item.id === 'public-schema-hardened') return major >= 15
   if (item.id === 'owner-schema-create' || item.id === 'event-trigger') return false
   if (item.extension !== undefined) return trustedExtensions.has(item.extension)
   return true
@@ -124,11 +139,15 @@ export function itemRunsAsOwner(item: DatabaseItem, trustedExtensions: ReadonlyS
  * The statements that put `item` in place in the database `client` is connected to. Schema lists are read at
  * apply time so that every schema the owner has gets its grant.
  */
-export async function itemStatements(client: pg.Client, item: DatabaseItem, database: string, owner: string): Promise<string[]> {
+export async function itemStatements(client: pg.Client, item: DatabaseItem, database: string, owner: string, major: number): Promise<string[]> {
   const app = item.role ?? ''
   switch (item.id) {
     case 'owner-schema-create':
       return [`GRANT CREATE ON SCHEMA public TO ${id(owner)}`]
+    case 'public-schema-hardened':
+      return major >= 15
+        ? ['REVOKE CREATE ON SCHEMA public FROM PUBLIC']
+        : [`ALTER SCHEMA public OWNER TO ${id(owner)}`, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC']
     case 'app-connect':
       return [`GRANT CONNECT ON DATABASE ${id(database)} TO ${id(app)}`]
     case 'app-schema-usage': {

@@ -1,3 +1,4 @@
+import type { EventTriggerMode } from '../../config/config.ts'
 import type { Step } from '../../plan.ts'
 import type { AdminFacts } from './postgres-inspect.ts'
 
@@ -18,6 +19,7 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
   const problems: string[] = []
   const memberships = new Set<string>()
   const createdRoles = new Set(steps.flatMap((s) => (s.action === 'create-role' ? [s.role.name] : [])))
+  const createdDatabases = new Set(steps.flatMap((s) => (s.action === 'create-database' ? [s.database.name] : [])))
   const who = JSON.stringify(facts.user)
 
   const actAs = (role: string, why: string) => {
@@ -79,7 +81,14 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
           if (!available) problems.push(`cannot create extension ${JSON.stringify(item.extension)} in ${where}: the server does not have it (install its package on the server)`)
           else if (available.trusted) actAs(step.database.owner, `cannot create extension ${JSON.stringify(item.extension)} in ${where} as its owner`)
           else if (!facts.superuser) problems.push(`cannot create extension ${JSON.stringify(item.extension)} in ${where}: it is not trusted, so it needs a superuser`)
-        } else if (item.id !== 'owner-schema-create') {
+        } else if (item.id === 'public-schema-hardened' && facts.major >= 15) {
+          actAs(step.database.owner, `cannot ${item.description} in ${where}`)
+        } else if (item.id === 'owner-schema-create' || item.id === 'public-schema-hardened') {
+          // A database created in this run gets CREATE on public for its owner with creation; apply looks again.
+          if (!facts.superuser && !createdDatabases.has(step.database.name)) {
+            problems.push(`cannot ${item.description} in ${where}: schema public belongs to the bootstrap superuser, so this needs a superuser`)
+          }
+        } else {
           actAs(step.database.owner, `cannot ${item.description} in ${where}`)
         }
         break
@@ -89,4 +98,22 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
     }
   }
   return { problems, temporaryMemberships: [...memberships] }
+}
+
+/**
+ * Steps left out by design rather than refused: the event trigger in auto mode, and (PostgreSQL 14 and older)
+ * taking CREATE on public away from PUBLIC, when the admin lacks the superuser rights they need.
+ */
+export function skippedSteps(steps: readonly Step[], facts: AdminFacts, eventTrigger: EventTriggerMode, owner: string): { step: Step; reason: string }[] {
+  const who = JSON.stringify(facts.user)
+  return steps.flatMap((step) => {
+    if (step.action !== 'ensure') return []
+    if (step.item.id === 'event-trigger' && eventTrigger === 'auto' && !facts.mayCreateEventTriggers) {
+      return [{ step, reason: `${who} may not create event triggers (superuser, rds_superuser, cloudsqlsuperuser or alloydbsuperuser can); ALTER DEFAULT PRIVILEGES FOR ROLE ${JSON.stringify(owner)} covers the tables and sequences it creates` }]
+    }
+    if (step.item.id === 'public-schema-hardened' && facts.major <= 14 && !facts.superuser) {
+      return [{ step, reason: `on PostgreSQL ${facts.major} PUBLIC may create in schema public and only a superuser can change that; a DBA can run REVOKE CREATE ON SCHEMA public FROM PUBLIC in template1 and in this database` }]
+    }
+    return []
+  })
 }
