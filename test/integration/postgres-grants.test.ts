@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf } from '../support/dbhook.ts'
@@ -151,5 +152,25 @@ describe.each(testedMajors())('PostgreSQL %i: app role, default privileges, exte
     expect((await runDbhook(['apply'], env)).code).toBe(0)
     await as(server, app, 'app-pw', db, (c) => c.query('INSERT INTO old_table DEFAULT VALUES'))
     expect(await server.query('SELECT evtname FROM pg_event_trigger', [], { database: db })).toEqual([])
+  })
+
+  test('the SQL from `dbhook sql`, run by a DBA with psql, leaves what apply would', async () => {
+    const owner = fresh('dba_owner')
+    const app = fresh('dba_app')
+    const dbs = [fresh('dba_db')]
+    await server.query(`CREATE ROLE ${owner} LOGIN PASSWORD 'owner-pw'`)
+    await server.query(`CREATE ROLE ${app} LOGIN PASSWORD 'app-pw'`)
+    const settings = { DBHOOK_OWNER: owner, DBHOOK_APP_USER: app, DBHOOK_EXTENSIONS: 'pg_trgm', DBHOOK_EVENT_TRIGGER: 'off', DBHOOK_DATABASES: dbs.join(',') }
+    const sql = await runDbhook(['sql'], settings)
+    expect(sql.code, sql.stderr).toBe(0)
+    const psql = spawnSync('psql', ['-v', 'ON_ERROR_STOP=1', '-h', server.host, '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-f', '-'], {
+      input: sql.stdout,
+      env: { ...process.env, PGPASSWORD: server.password },
+      encoding: 'utf8',
+    })
+    expect(psql.status, psql.stderr).toBe(0)
+    const plan = await runDbhook(['plan'], server.env('postgres', server.password, settings))
+    expect(plan.code, plan.stdout).toBe(0)
+    for (const db of dbs) await migrateThenUse(server, db, owner, app)
   })
 })

@@ -14,7 +14,8 @@ export function postgresScript(config: Config): string {
   const desired = desiredState(config, postgresCapabilities)
   const lines = [
     `-- dbhook ${typeof DBHOOK_VERSION === 'string' ? DBHOOK_VERSION : 'dev'}: provisioning SQL for PostgreSQL, safe to run more than once.`,
-    '-- Run it with psql as a role with CREATEDB (and CREATEROLE when roles are created), for example:',
+    '-- Run it with psql as a role with CREATEDB (and CREATEROLE when roles are created); the per-database part',
+    '-- (schema public, grants) needs the owner of schema public: a superuser on PostgreSQL 14 and older. For example:',
     '--   dbhook sql > provision.sql && psql -v ON_ERROR_STOP=1 -d postgres -f provision.sql',
     '',
   ]
@@ -32,5 +33,40 @@ export function postgresScript(config: Config): string {
     )
     lines.push('')
   }
+  for (const db of desired.databases) {
+    const grants = databaseGrants(config, db.name, db.owner)
+    if (grants.length === 0) continue
+    lines.push(`-- ${db.key}: extensions and the app role's rights, as the owner`)
+    lines.push(`\\connect ${quoteIdentifier(db.name)}`)
+    lines.push(...grants)
+    lines.push('')
+  }
+  if (desired.databases.length > 0 && config.app && config.eventTrigger !== 'off') {
+    lines.push('-- The permission event trigger needs a superuser; dbhook apply installs it when run as one.')
+  }
   return `${lines.join('\n')}\n`
+}
+
+/** Idempotent statements for one database: PUBLIC loses CREATE on public, extensions and grants as the owner. */
+function databaseGrants(config: Config, database: string, owner: string): string[] {
+  const app = config.app?.name
+  if (app === undefined && config.extensions.length === 0) return []
+  const out: string[] = []
+  if (app !== undefined) out.push(`GRANT CREATE ON SCHEMA public TO ${quoteIdentifier(owner)};`, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC;')
+  out.push(`SET ROLE ${quoteIdentifier(owner)};`)
+  for (const extension of config.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${quoteIdentifier(extension)};`)
+  if (app !== undefined) {
+    const role = quoteIdentifier(app)
+    out.push(
+      `GRANT CONNECT ON DATABASE ${quoteIdentifier(database)} TO ${role};`,
+      `GRANT USAGE ON SCHEMA public TO ${role};`,
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role};`,
+      `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role};`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdentifier(owner)} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${role};`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdentifier(owner)} GRANT USAGE, SELECT ON SEQUENCES TO ${role};`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdentifier(owner)} GRANT USAGE ON SCHEMAS TO ${role};`,
+    )
+  }
+  out.push('RESET ROLE;')
+  return out
 }
