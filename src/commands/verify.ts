@@ -10,7 +10,11 @@ export async function runVerify(context: RunContext): Promise<CommandResult> {
   const problems = await engine.verify(context)
   for (const problem of problems) log.error(`verify: ${problem}`)
   if (problems.length > 0) {
-    return { exitCode: ExitCode.failed, outcome: `${problems.length} problems: ${problems.join('; ')}` }
+    // The chart's verify hook fails the install here; point the operator to the SQL their DBA must run.
+    const hint = problems.some((p) => p.includes('does not exist') || p.includes('is owned by'))
+      ? '; `dbhook sql` with the same settings prints the SQL a DBA must run'
+      : ''
+    return { exitCode: ExitCode.failed, outcome: `${problems.length} problems: ${problems.join('; ')}${hint}` }
   }
   const outcome = `${config.databases.length} databases exist, are owned by ${JSON.stringify(config.owner.name)} and accept its tables`
   log.info(outcome)
