@@ -33,6 +33,11 @@ describe('SQL text', () => {
     expect(create).toContain("app_role constant text := 'x$dbhook$y'")
   })
 
+  test('a database key with a line break cannot end a comment in the DBA script', () => {
+    const config = loadConfig({ DBHOOK_OWNER: 'o', DBHOOK_DATABASES: '{"x\\nDROP DATABASE prod; --":"dex"}' }, 'sql')
+    expect(postgresScript(config).split('\n').filter((line) => line.startsWith('DROP'))).toEqual([])
+  })
+
   test('the DBA script carries no password and creates each database only where missing', () => {
     const config = loadConfig({ DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'hunter2', DBHOOK_DATABASES: "dex,it's" }, 'sql')
     const script = postgresScript(config)

@@ -1,19 +1,112 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise'
 import { DbhookError, ExitCode } from '../../errors.ts'
-import type { EngineAdapter } from '../engine.ts'
+import type { DesiredState, PlanResult } from '../../plan.ts'
+import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '../engine.ts'
+import { applyMysqlPlan } from './mysql-apply.ts'
+import { mysqlCapabilities } from './mysql-capabilities.ts'
+import { closeMysql, connectMysql, connectMysqlWithWait } from './mysql-connect.ts'
+import { serverErrno } from './mysql-errors.ts'
+import { inspectMysql, type MysqlFacts } from './mysql-inspect.ts'
+import { mysqlPrivilegeProblems, parseAdminGrants } from './mysql-privileges.ts'
+import { mysqlScript } from './mysql-script.ts'
+import { checkCharset, type Account } from './mysql-statements.ts'
+import { mysqlTlsPlan, readMysqlTlsMaterial, type MysqlTlsMaterial } from './mysql-tls.ts'
+import { verifyMysql } from './mysql-verify.ts'
 
-const notYet = () => new DbhookError('DBHOOK_ENGINE=mysql is not available in this build yet', ExitCode.config)
+/** GET_LOCK name shared by every dbhook run; the lock is server-wide and held by the admin session. */
+const lockName = 'dbhook'
+
+class MysqlSession implements AdminSession {
+  private facts: MysqlFacts | undefined
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly tls: MysqlTlsMaterial,
+    private readonly context: RunContext,
+  ) {}
+
+  async lock(context: RunContext): Promise<void> {
+    const seconds = Math.max(0, Math.floor((context.deadline - Date.now()) / 1000))
+    let acquired: unknown
+    try {
+      const [rows] = await this.connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS acquired', [lockName, seconds])
+      acquired = rows[0]?.acquired
+    } catch (error) {
+      if (serverErrno(error) === 1235) {
+        context.log.warn('the server refuses GET_LOCK (Galera cluster, error 1235): continuing without the provisioning lock; every statement dbhook runs is idempotent')
+        return
+      }
+      throw error
+    }
+    if (acquired !== 1) {
+      throw new DbhookError('another dbhook run held the provisioning lock (GET_LOCK) until DBHOOK_WAIT_TIMEOUT ran out', ExitCode.unavailable)
+    }
+  }
+
+  async inspect(desired: DesiredState): Promise<EngineInspection> {
+    const { config, log } = this.context
+    const inspection = await inspectMysql(this.connection, desired, (name, admin) => accountOf(config, name, admin), this.checkPasswords(desired))
+    const facts = inspection.facts
+    this.facts = facts
+    log.debug({ server: facts.server, admin: facts.admin }, 'inspected the server')
+    const grants = parseAdminGrants(facts.adminGrants)
+    return {
+      observed: inspection.observed,
+      server: facts.server,
+      privilegeProblems: (plan: PlanResult) => mysqlPrivilegeProblems(plan.steps, grants, facts.admin),
+      skippedSteps: () => [],
+    }
+  }
+
+  async apply(plan: PlanResult, _inspection: EngineInspection, context: RunContext) {
+    const facts = this.facts
+    if (!facts) throw new Error('apply called before inspect')
+    return applyMysqlPlan(this.connection, plan, facts, (name) => accountOf(context.config, name, facts.admin), context)
+  }
+
+  async close(): Promise<void> {
+    await closeMysql(this.connection)
+  }
+
+  /** Logs in as each user with its given password; false only when the server says access is denied (1045). */
+  private async checkPasswords(desired: DesiredState): Promise<Map<string, boolean>> {
+    const { config, log } = this.context
+    const results = new Map<string, boolean>()
+    await Promise.all(
+      desired.roles
+        .filter((role) => role.password !== undefined && role.name !== config.admin.user)
+        .map(async (role) => {
+          try {
+            const connection = await connectMysql(config, this.tls, { user: role.name, password: role.password }, config.connectTimeoutMs, log)
+            await closeMysql(connection)
+            results.set(role.name, true)
+          } catch (error) {
+            if (serverErrno(error) === 1045) results.set(role.name, false)
+            else log.debug({ errno: serverErrno(error) }, `could not test the password of ${JSON.stringify(role.name)}: ${(error as Error).message}`)
+          }
+        }),
+    )
+    return results
+  }
+}
+
+/** The account a configured user name stands for: the admin's own when it is the admin, else name@DBHOOK_MYSQL_USER_HOST. */
+function accountOf(config: RunContext['config'], name: string, admin: Account): Account {
+  return name === config.admin.user ? admin : { user: name, host: config.mysql.userHost }
+}
 
 export const mysqlAdapter: EngineAdapter = {
   label: 'MySQL/MariaDB',
-  hasDatabaseOwner: false,
-  databaseItems: () => [],
-  connectAdmin: async () => {
-    throw notYet()
+  ...mysqlCapabilities,
+  async connectAdmin(context) {
+    const { config, log } = context
+    checkCharset(config)
+    const tls = readMysqlTlsMaterial(config.tls)
+    const warning = mysqlTlsPlan(config.tls, tls).warning
+    if (warning) log.warn(warning)
+    const connection = await connectMysqlWithWait(context, tls, { user: config.admin.user, password: config.admin.password }, 'DBHOOK_ADMIN_PASSWORD')
+    return new MysqlSession(connection, tls, context)
   },
-  verify: async () => {
-    throw notYet()
-  },
-  script: () => {
-    throw notYet()
-  },
+  verify: (context) => verifyMysql(context),
+  script: (config) => mysqlScript(config),
 }

@@ -20,13 +20,13 @@ export function postgresScript(config: Config): string {
     '',
   ]
   for (const role of desired.roles) {
-    lines.push(`-- ${role.kind} role`)
+    lines.push(`-- ${role.kind} role ${commentText(role.name)}`)
     lines.push(`SELECT ${quoteLiteral(createRoleSql(role))} WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(role.name)})\\gexec`)
     lines.push(`-- then set its password in psql: \\password ${quoteIdentifier(role.name)}`)
     lines.push('')
   }
   for (const db of desired.databases) {
-    lines.push(`-- ${db.key}`)
+    lines.push(`-- ${commentText(db.key)}`)
     lines.push(`SELECT ${quoteLiteral(createDatabaseSql(db.name, db.owner))} WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(db.name)})\\gexec`)
     lines.push(
       `SELECT ${quoteLiteral(alterOwnerSql(db.name, db.owner))} FROM pg_database WHERE datname = ${quoteLiteral(db.name)} AND pg_get_userbyid(datdba) <> ${quoteLiteral(db.owner)}\\gexec`,
@@ -36,7 +36,7 @@ export function postgresScript(config: Config): string {
   for (const db of desired.databases) {
     const grants = databaseGrants(config, db.name, db.owner)
     if (grants.length === 0) continue
-    lines.push(`-- ${db.key}: extensions and the app role's rights, as the owner`)
+    lines.push(`-- ${commentText(db.key)}: extensions and the app role's rights, as the owner`)
     lines.push(`\\connect ${quoteIdentifier(db.name)}`)
     lines.push(...grants)
     lines.push('')
@@ -45,6 +45,11 @@ export function postgresScript(config: Config): string {
     lines.push('-- The permission event trigger needs a superuser; dbhook apply installs it when run as one.')
   }
   return `${lines.join('\n')}\n`
+}
+
+/** A key or name for a -- comment: a line break in it must not end the comment and start SQL. */
+function commentText(text: string): string {
+  return /\p{Cc}/u.test(text) ? JSON.stringify(text) : text
 }
 
 /** Idempotent statements for one database: PUBLIC loses CREATE on public, extensions and grants as the owner. */
