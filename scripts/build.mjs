@@ -1,12 +1,13 @@
 // Bundles the CLI into one ESM file, dist/dbhook.mjs: the package's bin and the only file the image ships.
 import { build } from 'esbuild'
-import { readFile, chmod } from 'node:fs/promises'
+import { chmod, readFile, rename } from 'node:fs/promises'
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 
 await build({
   entryPoints: ['src/cli.ts'],
-  outfile: 'dist/dbhook.mjs',
+  // Written aside and renamed, so that a process starting meanwhile never reads a half-written file.
+  outfile: 'dist/.dbhook.mjs.tmp',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -22,4 +23,5 @@ await build({
   external: ['pg-native'],
   logLevel: 'warning',
 })
-await chmod('dist/dbhook.mjs', 0o755)
+await chmod('dist/.dbhook.mjs.tmp', 0o755)
+await rename('dist/.dbhook.mjs.tmp', 'dist/dbhook.mjs')

@@ -254,8 +254,10 @@ export function loadConfig(env: Env, command: Command): Config {
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     problems.push('DBHOOK_SSLCERT and DBHOOK_SSLKEY go together: set both or neither')
   }
-  if (tls.mode === 'disable' && (tls.cert || tls.rootCert)) {
-    problems.push('DBHOOK_SSLMODE is disable but certificates are set: choose one')
+  // libpq ignores the certificate files in disable mode; only `system`, which libpq 16 refuses with a weak sslmode,
+  // is a contradiction.
+  if (tls.mode === 'disable' && tls.rootCert === 'system') {
+    problems.push('DBHOOK_SSLROOTCERT=system verifies the server, which DBHOOK_SSLMODE=disable never contacts over TLS: choose one')
   }
   if ((tls.mode === 'verify-ca' || tls.mode === 'verify-full') && !tls.rootCert && engine === 'postgres') {
     problems.push(`DBHOOK_SSLMODE=${tls.word} needs DBHOOK_SSLROOTCERT (a CA file, or "system" for the system trust store)`)
@@ -267,6 +269,9 @@ export function loadConfig(env: Env, command: Command): Config {
   const warnings = Object.keys(env)
     .filter((name) => name.startsWith('DBHOOK_') && !known.has(name))
     .map((name) => `${name} is not a dbhook variable and is ignored`)
+  if (tls.mode === 'disable' && (tls.cert || tls.rootCert)) {
+    warnings.push('DBHOOK_SSLMODE is disable: DBHOOK_SSLROOTCERT, DBHOOK_SSLCERT and DBHOOK_SSLKEY are ignored, as libpq ignores them')
+  }
 
   for (const secret of [adminPassword, ownerPassword, cleaned.DBHOOK_APP_PASSWORD]) {
     if (secret) secrets.push(secret)

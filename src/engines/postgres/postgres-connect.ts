@@ -6,7 +6,7 @@ import { connectWithRetry } from '../../wait.ts'
 import { trackConnection } from '../connections.ts'
 import type { RunContext } from '../engine.ts'
 import { classifyPostgresConnectError, errorCode } from './postgres-errors.ts'
-import { describeTlsFailure, tlsAttempts, type TlsMaterial } from './postgres-tls.ts'
+import { reportedError, tlsAttempts, worthTheNextAttempt, type TlsMaterial, type Verification } from './postgres-tls.ts'
 
 export type PgClient = pg.Client
 
@@ -19,7 +19,7 @@ export interface LoginSpec {
 /**
  * Opens one authenticated connection, making the attempts libpq makes for the sslmode in order (prefer: TLS,
  * then plaintext; allow: plaintext, then TLS). The ssl options are built here, never from a connection string.
- * Throws the error of the last attempt, or of the TLS attempt when that says more.
+ * Throws the error that says most about what to fix: see `reportedError`.
  */
 export async function connectPostgres(
   config: Config,
@@ -29,7 +29,7 @@ export async function connectPostgres(
   log: Logger,
 ): Promise<pg.Client> {
   const attempts = tlsAttempts(config.tls.mode, tls, config.host)
-  let firstError: unknown
+  const errors: unknown[] = []
   for (const [index, attempt] of attempts.entries()) {
     const client = new pg.Client({
       host: config.host,
@@ -47,43 +47,44 @@ export async function connectPostgres(
     try {
       await client.connect()
     } catch (error) {
-      firstError ??= error
+      errors.push(error)
       await client.end().catch(() => undefined)
       const last = index === attempts.length - 1
-      if (last || !worthFallingBack(error)) throw pickError(firstError, error)
-      log.debug({ code: errorCode(error) }, `${attempt.encrypted ? 'TLS' : 'plaintext'} attempt failed, trying ${attempt.encrypted ? 'plaintext' : 'TLS'}`)
+      if (last || !worthTheNextAttempt(attempt, error)) throw reportedError(errors)
+      log.debug({ code: errorCode(error) }, `${attempt.encrypted ? 'TLS' : 'plaintext'} attempt failed (${(error as Error).message}), trying ${attempt.encrypted ? 'plaintext' : 'TLS'}`)
       continue
     }
     const untrack = trackConnection(() => client.end())
     client.once('end', untrack)
-    sessions.set(client, { encrypted: attempt.encrypted, verified: attempt.encrypted && attempt.verified })
+    sessions.set(client, { encrypted: attempt.encrypted, verification: attempt.encrypted ? attempt.verification : 'none' })
     return client
   }
-  throw firstError
+  throw reportedError(errors)
 }
 
-// A fallback makes sense for a TLS refusal or pg_hba rejecting this kind of connection; a wrong password, a
-// down server or a missing database would fail the same way again.
-function worthFallingBack(error: unknown): boolean {
-  const code = errorCode(error)
-  if (code === '28000') return true
-  if (code && /^[0-9A-Z]{5}$/.test(code)) return false
-  return describeTlsFailure(error) !== undefined
+const sessions = new WeakMap<pg.Client, { encrypted: boolean; verification: Verification }>()
+
+/** What the session's transport is, for the log line after connecting. */
+export interface SessionTransport {
+  readonly encrypted: boolean
+  /** `TLSv1.3`, or undefined for plaintext. */
+  readonly protocol?: string
+  /** The server's certificate chain was verified against DBHOOK_SSLROOTCERT (or the system store). */
+  readonly serverVerified: boolean
+  readonly verification: Verification
 }
 
-// Report the TLS failure rather than a plaintext refusal that followed it: it is the one the operator can fix.
-function pickError(first: unknown, last: unknown): unknown {
-  return describeTlsFailure(first) && errorCode(last) === '28000' ? first : last
-}
-
-const sessions = new WeakMap<pg.Client, { encrypted: boolean; verified: boolean }>()
-
-/** What the session's transport is, for the log line after connecting: encrypted, protocol, server verified. */
-export function describeSession(client: pg.Client): { encrypted: boolean; protocol?: string; serverVerified: boolean } {
-  const info = sessions.get(client) ?? { encrypted: false, verified: false }
-  const socket = (client as unknown as { connection?: { stream?: TLSSocket } }).connection?.stream
+export function describeSession(client: pg.Client): SessionTransport {
+  const info = sessions.get(client) ?? { encrypted: false, verification: 'none' }
+  const socket = (client as unknown as { connection?: { stream?: Partial<TLSSocket> } }).connection?.stream
   const protocol = info.encrypted && typeof socket?.getProtocol === 'function' ? (socket.getProtocol() ?? undefined) : undefined
-  return { encrypted: info.encrypted, protocol, serverVerified: info.verified }
+  return { encrypted: info.encrypted, protocol, serverVerified: info.verification !== 'none', verification: info.verification }
+}
+
+function transportWords(session: SessionTransport): string {
+  if (!session.encrypted) return 'without encryption'
+  const checked = session.verification === 'none' ? 'server not verified' : `verified: ${session.verification}`
+  return `over ${session.protocol ?? 'TLS'} (${checked})`
 }
 
 /**
@@ -95,13 +96,13 @@ export async function connectWithWait(context: RunContext, tls: TlsMaterial, log
   const target = `PostgreSQL at ${config.host}:${config.port} as ${JSON.stringify(login.user)}`
   const client = await connectWithRetry(
     (timeLeft) => connectPostgres(config, tls, login, timeLeft, log),
-    (error) => classifyPostgresConnectError(error, { user: login.user, database: login.database, variable }),
+    (error) => classifyPostgresConnectError(error, { user: login.user, database: login.database, variable }, { clientCertificate: tls.cert !== undefined }),
     { deadline: context.deadline, signal: context.signal, log, target },
   )
   const session = describeSession(client)
-  log.info(session, `connected to ${target}`)
+  log.info({ ...session, sslmode: tls.system ? 'verify-full' : config.tls.mode }, `connected to ${target} ${transportWords(session)}`)
   if (!session.encrypted && (config.tls.mode === 'prefer' || config.tls.mode === 'allow')) {
-    log.warn(`the connection is not encrypted (DBHOOK_SSLMODE=${config.tls.mode} fell back to plaintext); set DBHOOK_SSLMODE=verify-full to require TLS`)
+    log.warn(`the connection is not encrypted: DBHOOK_SSLMODE=${config.tls.mode} ended in plaintext; set DBHOOK_SSLMODE=verify-full (with DBHOOK_SSLROOTCERT) to require a verified TLS connection`)
   }
   return client
 }

@@ -1,6 +1,6 @@
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { ConnectVerdict } from '../../wait.ts'
-import { describeTlsFailure } from './postgres-tls.ts'
+import { describeTlsFailure, type TlsFailureContext } from './postgres-tls.ts'
 
 /** SQLSTATEs that mean "not yet": the server is starting, full, or restarting. */
 const transientStates = new Set(['57P03', '53300', '57P01', '57P02', '57P05', '08000', '08001', '08003', '08004', '08006'])
@@ -21,7 +21,11 @@ export function errorCode(error: unknown): string | undefined {
  * Decides whether a failed connection attempt is worth another try. Authentication, a missing database and
  * refused privileges are permanent and end the wait at once; so is any TLS trust failure.
  */
-export function classifyPostgresConnectError(error: unknown, who: { user: string; database: string; variable: string }): ConnectVerdict {
+export function classifyPostgresConnectError(
+  error: unknown,
+  who: { user: string; database: string; variable: string },
+  tls: TlsFailureContext = { clientCertificate: true },
+): ConnectVerdict {
   const err = error as PgLikeError
   const code = err?.code
   const message = err?.message ?? String(error)
@@ -29,9 +33,9 @@ export function classifyPostgresConnectError(error: unknown, who: { user: string
     return permanent(`password authentication failed for role ${JSON.stringify(who.user)}: check ${who.variable}`, ExitCode.noPermission, error)
   }
   if (code === '28000') {
-    const tls = describeTlsFailure(error)
-    if (tls) return permanent(tls, ExitCode.noPermission, error)
-    return permanent(`the server refused role ${JSON.stringify(who.user)}: ${message}`, ExitCode.noPermission, error)
+    const tlsFailure = describeTlsFailure(error, tls)
+    if (tlsFailure) return permanent(tlsFailure, ExitCode.noPermission, error)
+    return permanent(`the server refused role ${JSON.stringify(who.user)}: ${message}${pgHbaHint(message)}`, ExitCode.noPermission, error)
   }
   if (code === '3D000') {
     return permanent(`database ${JSON.stringify(who.database)} does not exist (DBHOOK_ADMIN_DATABASE names the database dbhook connects to)`, ExitCode.config, error)
@@ -41,13 +45,27 @@ export function classifyPostgresConnectError(error: unknown, who: { user: string
   }
   if (code && transientStates.has(code)) return { retry: true, reason: `${code} ${message}` }
   if (code && transientNodeCodes.has(code)) return { retry: true, reason: code }
-  const tls = describeTlsFailure(error)
-  if (tls) return permanent(tls, ExitCode.noPermission, error)
+  const tlsFailure = describeTlsFailure(error, tls)
+  if (tlsFailure) return permanent(tlsFailure, ExitCode.noPermission, error)
   if (/Connection terminated|timeout expired|Connection ended|socket hang up/i.test(message)) {
     return { retry: true, reason: message }
   }
   if (code?.startsWith('08') || code?.startsWith('57P')) return { retry: true, reason: `${code} ${message}` }
   return permanent(`cannot connect as ${JSON.stringify(who.user)}: ${code ? `${code} ` : ''}${message}`, ExitCode.failed, error)
+}
+
+// pg_hba.conf ends its refusal with the transport it refused: "no encryption" (PostgreSQL 14+) / "SSL off" when no
+// line allows this role without TLS (often: only a hostssl line does), "SSL encryption" / "SSL on" when no line
+// allows it over TLS.
+function pgHbaHint(message: string): string {
+  if (!/no pg_hba\.conf entry/.test(message)) return ''
+  if (/(no encryption|SSL off)$/.test(message)) {
+    return ' (no pg_hba.conf line allows this role without TLS; if a hostssl line does, use DBHOOK_SSLMODE=prefer or stronger)'
+  }
+  if (/(SSL encryption|SSL on)$/.test(message)) {
+    return ' (no pg_hba.conf line allows this role over TLS; if a hostnossl line does, use DBHOOK_SSLMODE=prefer or allow)'
+  }
+  return ''
 }
 
 function permanent(message: string, exitCode: ExitCode, cause: unknown): ConnectVerdict {
