@@ -4,7 +4,7 @@ import type { RunContext } from './engines/engine.ts'
 import { DbhookError, ExitCode, InterruptedError } from './errors.ts'
 import { createLogger, scrubSecrets, type Logger } from './log.ts'
 import { writeTerminationMessage } from './termination.ts'
-import { closeAllConnections } from './engines/connections.ts'
+import { closeAllConnections, runInterruptCleanups } from './engines/connections.ts'
 import { runApply } from './commands/apply.ts'
 import { runPlan } from './commands/plan.ts'
 import { runVerify } from './commands/verify.ts'
@@ -45,7 +45,12 @@ export async function runCommand(command: Command, env: Env, version: string): P
   try {
     config = loadConfig(env, command)
   } catch (error) {
-    if (!(error instanceof DbhookError)) throw error
+    if (!(error instanceof DbhookError)) {
+      // A bug while reading the configuration: say so on one line instead of a stack trace of the bundle.
+      const message = `unexpected error while reading the configuration: ${(error as Error)?.message ?? String(error)}`
+      log.error({ exitCode: ExitCode.failed }, message)
+      return finish(ExitCode.failed, message)
+    }
     log.error({ exitCode: error.exitCode }, error.message)
     return finish(error.exitCode, error.message)
   }
@@ -55,12 +60,24 @@ export async function runCommand(command: Command, env: Env, version: string): P
   for (const warning of config.warnings) log.warn(warning)
 
   const controller = new AbortController()
+  let workStopped!: () => void
+  const stoppedAfterAbort = new Promise<void>((resolve) => (workStopped = resolve))
   const interrupted = new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       const error = new InterruptedError(signal)
       log.warn(`${error.message}: closing connections and stopping`)
       controller.abort(error)
-      void closeEverything(log).then(() => resolve(finish(error.exitCode, error.message)))
+      // The command gets a moment to stop at its next step, and what it registered to undo (a membership the
+      // admin lent itself for the run) is undone meanwhile on a connection of its own; whatever is still open
+      // after that is closed.
+      const undone = runInterruptCleanups().then((results) => {
+        for (const result of results) {
+          if (result.status === 'rejected') log.warn(`could not undo a change made for this run: ${(result.reason as Error)?.message ?? String(result.reason)}`)
+        }
+      })
+      void Promise.race([Promise.all([stoppedAfterAbort, undone]), delay(gracefulStopMs)])
+        .then(() => closeEverything(log))
+        .then(() => resolve(finish(error.exitCode, error.message)))
     }
     process.once('SIGTERM', onSignal)
     process.once('SIGINT', onSignal)
@@ -72,7 +89,10 @@ export async function runCommand(command: Command, env: Env, version: string): P
       const result = await runners[command](context, version)
       return finish(result.exitCode, result.outcome)
     } catch (error) {
-      if (controller.signal.aborted) return new Promise<number>(() => undefined) // the signal handler finishes
+      if (controller.signal.aborted) {
+        workStopped()
+        return new Promise<number>(() => undefined) // the signal handler finishes
+      }
       const known = error instanceof DbhookError ? error : undefined
       const exitCode = known?.exitCode ?? ExitCode.failed
       const message = known?.message ?? `unexpected error: ${(error as Error)?.message ?? String(error)}`
@@ -92,8 +112,15 @@ function earlyLogOptions(env: Env, command: Command) {
   return { level, format, fd: command === 'sql' ? 2 : 1 } as const
 }
 
-/** Ends every open database connection, waiting at most 500 ms, so that a signal exits well within a second. */
+// A signal ends the process within a second: up to 400 ms for the command to stop by itself, then up to 250 ms
+// to close what is still open.
+const gracefulStopMs = 400
+const forcedCloseMs = 250
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+
+/** Ends every open database connection, waiting at most `forcedCloseMs`. */
 async function closeEverything(log: Logger): Promise<void> {
-  await Promise.race([closeAllConnections(), new Promise((resolve) => setTimeout(resolve, 500))])
+  await Promise.race([closeAllConnections(), delay(forcedCloseMs)])
   log.debug('connections closed')
 }

@@ -39,8 +39,10 @@ export async function connectWithRetry<T>(
         const timeLeft = deadline - Date.now()
         if (timeLeft <= 0) throw new AbortError(unreachable(target, attempts - 1, lastReason))
         try {
-          return await attempt(timeLeft)
+          // An attempt may hang up to DBHOOK_CONNECT_TIMEOUT; a signal must not wait for it.
+          return await abortable(attempt(timeLeft), signal)
         } catch (error) {
+          if (signal.aborted) throw signal.reason
           const verdict = classify(error)
           if (!verdict.retry) throw new AbortError(verdict.error)
           lastReason = verdict.reason
@@ -69,6 +71,25 @@ export async function connectWithRetry<T>(
 }
 
 class RetryableError extends Error {}
+
+/** `work`, or the signal's reason as soon as it aborts (the work itself runs on; what it opens is tracked). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
 
 function unreachable(target: string, attempts: number, reason: string): DbhookError {
   return new DbhookError(

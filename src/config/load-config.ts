@@ -190,7 +190,8 @@ export function loadConfig(env: Env, command: Command): Config {
     },
   )
 
-  const engine = cleaned.DBHOOK_ENGINE
+  // An invalid DBHOOK_ENGINE is already among the problems and reads as undefined: check the rest as postgres.
+  const engine: Engine = cleaned.DBHOOK_ENGINE ?? 'postgres'
   const rules = engineRules[engine]
   const adminUser = cleaned.DBHOOK_ADMIN_USER
   const adminPassword = cleaned.DBHOOK_ADMIN_PASSWORD || undefined

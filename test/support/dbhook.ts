@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
-import { resolve } from 'node:path'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 
 export const dbhookBin = resolve(import.meta.dirname, '../../dist/dbhook.mjs')
 
@@ -11,21 +13,39 @@ export interface RunResult {
   readonly durationMs: number
   /** stdout's JSON log lines, parsed; lines that are not JSON are skipped. */
   readonly logs: Record<string, unknown>[]
+  /** What dbhook wrote to its termination message file ('' when it wrote nothing). */
+  readonly terminationMessage: string
 }
 
 /** Every password a test handed to dbhook; `expectNoSecrets` checks no output ever holds one. */
 export const usedSecrets = new Set<string>()
 
+/** The forms in which a secret could leak into output: as given, and as JSON escapes it inside a log line. */
+function leakForms(secret: string): string[] {
+  return [...new Set([secret, JSON.stringify(secret).slice(1, -1)])]
+}
+
+/** Whether `text` holds any password the tests have handed to dbhook so far (raw or JSON-escaped). */
+export function holdsSecret(text: string): boolean {
+  for (const secret of usedSecrets) {
+    if (secret.length >= 4 && leakForms(secret).some((form) => text.includes(form))) return true
+  }
+  return false
+}
+
 /**
- * Runs the built dist/dbhook.mjs as a user would, with exactly `env` (plus PATH), and collects its output.
- * Passwords in `env` are remembered so that the suite can prove they never appear in any output.
+ * Runs the built dist/dbhook.mjs as a user would, with exactly `env` (plus PATH), and collects its output and
+ * termination message (written to a temporary file unless `env` names one). Passwords in `env` are remembered;
+ * the run is rejected when stdout, stderr or the termination message holds any password used so far.
  */
 export function runDbhook(args: string[], env: Record<string, string>, options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<RunResult> {
   for (const [name, value] of Object.entries(env)) if (/PASSWORD$/.test(name) && value) usedSecrets.add(value)
   const started = Date.now()
+  const scratch = env.DBHOOK_TERMINATION_LOG === undefined ? mkdtempSync(join(tmpdir(), 'dbhook-run-')) : undefined
+  const terminationLog = scratch ? join(scratch, 'termination-log') : env.DBHOOK_TERMINATION_LOG!
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [dbhookBin, ...args], {
-      env: { PATH: process.env.PATH ?? '', DBHOOK_TERMINATION_LOG: '/dev/null', ...env },
+      env: { PATH: process.env.PATH ?? '', DBHOOK_TERMINATION_LOG: terminationLog, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     if (child.pid) options.onSpawn?.(child.pid)
@@ -47,10 +67,17 @@ export function runDbhook(args: string[], env: Record<string, string>, options: 
             return []
           }
         })
-      const result = { code, signal, stdout, stderr, durationMs: Date.now() - started, logs }
-      for (const secret of usedSecrets) {
-        if (secret.length >= 4 && (stdout.includes(secret) || stderr.includes(secret))) {
-          reject(new Error(`a password used by the tests appeared in dbhook's output for ${args.join(' ') || 'apply'}`))
+      let terminationMessage = ''
+      try {
+        terminationMessage = readFileSync(terminationLog, 'utf8')
+      } catch {
+        // not written (or not a regular file, such as /dev/null)
+      }
+      if (scratch) rmSync(scratch, { recursive: true, force: true })
+      const result = { code, signal, stdout, stderr, durationMs: Date.now() - started, logs, terminationMessage }
+      for (const [where, text] of [['stdout', stdout], ['stderr', stderr], ['termination message', terminationMessage]] as const) {
+        if (holdsSecret(text)) {
+          reject(new Error(`a password used by the tests appeared in dbhook's ${where} for ${args.join(' ') || 'apply'}`))
           return
         }
       }

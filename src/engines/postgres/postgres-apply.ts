@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { runBounded } from '../../concurrency.ts'
 import type { Logger } from '../../log.ts'
 import { describeStep, type PlanResult, type Step } from '../../plan.ts'
+import { onInterrupt } from '../connections.ts'
 import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
 import { errorCode, stepError } from './postgres-errors.ts'
 import { inspectDatabaseItems, itemRunsAsOwner, itemStatements } from './postgres-grants.ts'
@@ -52,6 +53,7 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
   const of = <A extends Step['action']>(action: A) => plan.steps.filter((s): s is Extract<Step, { action: A }> => s.action === action)
   const { temporaryMemberships } = checkPrivileges(plan.steps, facts)
   const lent: string[] = []
+  const forgetInterruptCleanups: (() => void)[] = []
   try {
     for (const step of [...of('create-role'), ...of('set-password')]) {
       await run(step, async () => {
@@ -64,6 +66,8 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
 
     for (const role of temporaryMemberships) {
       log.info(`granting ${JSON.stringify(facts.user)} membership in ${JSON.stringify(role)} for this run, to act for the role that owns the databases; revoked at the end`)
+      // A signal closes the admin connection mid-statement; the revoke then needs a connection of its own.
+      forgetInterruptCleanups.push(onInterrupt(() => revokeOnOwnConnection(connect, config.admin.database, role)))
       await execute(grantMembershipSql(role, facts.major))
       lent.push(role)
     }
@@ -115,6 +119,7 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
       if (outcomes.get(database.name) === 'unchanged') outcomes.set(database.name, 'updated')
     })
   } finally {
+    for (const forget of forgetInterruptCleanups) forget()
     for (const role of lent.reverse()) {
       try {
         await client.query(revokeMembershipSql(role))
@@ -125,6 +130,15 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
     }
   }
   return { outcomes, statements }
+}
+
+async function revokeOnOwnConnection(connect: ConnectAdmin, database: string, role: string): Promise<void> {
+  const client = await connect(database)
+  try {
+    await client.query(revokeMembershipSql(role))
+  } finally {
+    await client.end().catch(() => undefined)
+  }
 }
 
 /**
