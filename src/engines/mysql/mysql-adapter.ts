@@ -1,6 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { DesiredState, PlanResult } from '../../plan.ts'
+import { testPasswords } from '../password-check.ts'
 import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '../engine.ts'
 import { applyMysqlPlan } from './mysql-apply.ts'
 import { mysqlCapabilities } from './mysql-capabilities.ts'
@@ -68,25 +69,15 @@ class MysqlSession implements AdminSession {
     await closeMysql(this.connection)
   }
 
-  /** Logs in as each user with its given password; false only when the server says access is denied (1045). */
-  private async checkPasswords(desired: DesiredState): Promise<Map<string, boolean>> {
+  private checkPasswords(desired: DesiredState): Promise<Map<string, boolean>> {
     const { config, log } = this.context
-    const results = new Map<string, boolean>()
-    await Promise.all(
-      desired.roles
-        .filter((role) => role.password !== undefined && role.name !== config.admin.user)
-        .map(async (role) => {
-          try {
-            const connection = await connectMysql(config, this.tls, { user: role.name, password: role.password }, config.connectTimeoutMs, log)
-            await closeMysql(connection)
-            results.set(role.name, true)
-          } catch (error) {
-            if (serverErrno(error) === 1045) results.set(role.name, false)
-            else log.debug({ errno: serverErrno(error) }, `could not test the password of ${JSON.stringify(role.name)}: ${(error as Error).message}`)
-          }
-        }),
+    return testPasswords(
+      desired.roles,
+      config.admin.user,
+      async (role) => closeMysql(await connectMysql(config, this.tls, { user: role.name, password: role.password }, config.connectTimeoutMs, log)),
+      (error) => serverErrno(error) === 1045,
+      log,
     )
-    return results
   }
 }
 

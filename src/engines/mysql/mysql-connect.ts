@@ -63,7 +63,8 @@ export async function connectMysql(config: Config, material: MysqlTlsMaterial, l
       // A server that drops the connection later must not crash the process with an unhandled 'error' event.
       const core = coreOf(connection)
       core.on('error', (error: Error) => log.debug({ code: errorCode(error) }, `connection error: ${error.message}`))
-      const untrack = trackConnection(() => connection.end().catch(() => connection.destroy()))
+      // Closed this way only on a signal: a graceful end() would wait behind a statement still running (GET_LOCK).
+      const untrack = trackConnection(async () => connection.destroy())
       core.stream.once('close', untrack)
       const stream = core.stream as Partial<TLSSocket>
       if (attempt.encrypted && attempt.ssl.verifyIdentity) {

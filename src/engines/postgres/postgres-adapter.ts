@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { DbhookError, ExitCode } from '../../errors.ts'
 import { runBounded } from '../../concurrency.ts'
+import { testPasswords } from '../password-check.ts'
 import type { DesiredState, ObservedState, PlanResult } from '../../plan.ts'
 import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '../engine.ts'
 import { applyPostgresPlan } from './postgres-apply.ts'
@@ -90,25 +91,18 @@ class PostgresSession implements AdminSession {
     await this.client.end().catch(() => undefined)
   }
 
-  /** Tries each role's given password; false only when the server says the password is wrong. */
-  private async checkPasswords(desired: DesiredState): Promise<Map<string, boolean>> {
+  private checkPasswords(desired: DesiredState): Promise<Map<string, boolean>> {
     const { config, log } = this.context
-    const results = new Map<string, boolean>()
-    await Promise.all(
-      desired.roles
-        .filter((role) => role.password !== undefined && role.name !== config.admin.user)
-        .map(async (role) => {
-          try {
-            const client = await connectPostgres(config, this.tls, { user: role.name, password: role.password, database: config.admin.database }, config.connectTimeoutMs, log)
-            await client.end().catch(() => undefined)
-            results.set(role.name, true)
-          } catch (error) {
-            if (errorCode(error) === '28P01') results.set(role.name, false)
-            else log.debug({ code: errorCode(error) }, `could not test the password of ${JSON.stringify(role.name)}: ${(error as Error).message}`)
-          }
-        }),
+    return testPasswords(
+      desired.roles,
+      config.admin.user,
+      async (role) => {
+        const client = await connectPostgres(config, this.tls, { user: role.name, password: role.password, database: config.admin.database }, config.connectTimeoutMs, log)
+        await client.end().catch(() => undefined)
+      },
+      (error) => errorCode(error) === '28P01',
+      log,
     )
-    return results
   }
 }
 
