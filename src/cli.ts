@@ -4,7 +4,7 @@ import { helpText } from './help.ts'
 
 declare const DBHOOK_VERSION: string
 const version = typeof DBHOOK_VERSION === 'string' ? DBHOOK_VERSION : '0.0.0-dev'
-const commands = ['apply', 'plan', 'wait', 'verify', 'sql'] as const
+const commands = ['apply', 'plan', 'wait', 'verify', 'sql', 'backup', 'restore', 'drill'] as const
 
 /** argv -> command -> exit code. Everything heavier than argument parsing is loaded only when a command runs. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -12,7 +12,14 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } },
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+        database: { type: 'string' },
+        from: { type: 'string' },
+        into: { type: 'string' },
+        replace: { type: 'boolean' },
+      },
       allowPositionals: true,
       strict: true,
     })
@@ -38,8 +45,24 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`dbhook: unexpected argument ${JSON.stringify(extra[0])} after ${command}\n`)
     return ExitCode.usage
   }
+  const { database, from, into, replace } = parsed.values
+  const restoreOptions = { database, from, into, replace }
+  const given = Object.entries(restoreOptions).filter(([, value]) => value !== undefined).map(([name]) => `--${name}`)
+  if (command !== 'restore' && given.length > 0) {
+    process.stderr.write(`dbhook: ${given[0]} is an option of restore only\nRun dbhook --help for usage.\n`)
+    return ExitCode.usage
+  }
+  const empty = Object.entries(restoreOptions).find(([, value]) => value === '')
+  if (empty) {
+    process.stderr.write(`dbhook: --${empty[0]} needs a value\nRun dbhook --help for usage.\n`)
+    return ExitCode.usage
+  }
+  if (command === 'restore' && !database) {
+    process.stderr.write('dbhook: restore needs --database NAME\nRun dbhook --help for usage.\n')
+    return ExitCode.usage
+  }
   const { runCommand } = await import('./run-command.ts')
-  return runCommand(command, process.env, version)
+  return runCommand(command, process.env, version, restoreOptions)
 }
 
 process.exit(await main(process.argv.slice(2)))

@@ -3,6 +3,7 @@ export function helpText(version: string): string {
   return `dbhook ${version}: make a PostgreSQL or MySQL/MariaDB server hold the databases an application needs.
 
 Usage: dbhook [command]
+       dbhook restore --database NAME [--from FILE|latest] [--into NAME] [--replace]
 
 Commands:
   apply    wait for the server, lock, inspect, plan and execute; print a summary (default)
@@ -10,10 +11,17 @@ Commands:
   wait     exit 0 once an authenticated connection as the admin succeeds
   verify   check as the owner that every database exists, is owned by it and accepts a table
   sql      print the idempotent SQL (psql, \\gexec) a DBA can run by hand; connects to nothing
+  backup   dump every database into DBHOOK_BACKUP_DIR, check each dump, then apply retention
+  restore  restore a backup into a new database (default <name>_restore_<timestamp>)
+  drill    restore the newest backups into scratch databases and compare row counts with the sources
 
 Options:
   -h, --help     show this text
   -V, --version  show the version
+  --database NAME  restore: the listed database (name or key) whose backup to restore
+  --from FILE      restore: this backup file instead of the newest (latest, the default)
+  --into NAME      restore: the database to create and restore into
+  --replace        restore: drop and replace an existing target; refused while sessions are connected to it
 
 Settings come from the environment (a *_FILE variant exists for every password and wins):
   DBHOOK_ENGINE            postgres (default) or mysql (alias mariadb)
@@ -39,6 +47,10 @@ Settings come from the environment (a *_FILE variant exists for every password a
   DBHOOK_LOG_FORMAT        json (default) or pretty
   DBHOOK_TERMINATION_LOG   outcome file (/dev/termination-log), written when it exists or is set
   DBHOOK_MYSQL_CHARSET, DBHOOK_MYSQL_COLLATION, DBHOOK_MYSQL_USER_HOST, DBHOOK_MYSQL_REQUIRE_SSL  (MySQL only)
+  DBHOOK_BACKUP_DIR        backup/restore/drill: folder of the backups, one sub-folder per database
+  DBHOOK_BACKUP_KEEP_DAYS  days of backups kept (7); the newest good backup is always kept
+  DBHOOK_BACKUP_KEY_FILE   256-bit key (32 bytes or 64 hex): AES-256-GCM encryption at rest
+  DBHOOK_PG_DUMP           pg_dump to run (PATH); pg_restore from the same folder
 
 Exit codes:
   0 done or in sync       1 a step failed or verify found problems   2 plan: changes pending

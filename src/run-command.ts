@@ -10,6 +10,9 @@ import { runPlan } from './commands/plan.ts'
 import { runVerify } from './commands/verify.ts'
 import { runWait } from './commands/wait.ts'
 import { runSql } from './commands/sql.ts'
+import { runBackup } from './commands/backup.ts'
+import { runRestore } from './commands/restore.ts'
+import { runDrill } from './commands/drill.ts'
 
 /** What a command reports back: its exit code and the one line that goes to the termination message. */
 export interface CommandResult {
@@ -17,19 +20,30 @@ export interface CommandResult {
   readonly outcome: string
 }
 
-const runners: Record<Command, (context: RunContext, version: string) => Promise<CommandResult>> = {
+/** Command-line options; only restore takes any. */
+export interface CommandOptions {
+  readonly database?: string
+  readonly from?: string
+  readonly into?: string
+  readonly replace?: boolean
+}
+
+const runners: Record<Command, (context: RunContext, version: string, options: CommandOptions) => Promise<CommandResult>> = {
   apply: runApply,
   plan: runPlan,
   wait: runWait,
   verify: runVerify,
   sql: runSql,
+  backup: (context) => runBackup(context),
+  restore: runRestore,
+  drill: runDrill,
 }
 
 /**
  * Loads the configuration, sets up logging and signals, runs one command and turns whatever happened into an
  * exit code and a termination message. Secrets are scrubbed from both.
  */
-export async function runCommand(command: Command, env: Env, version: string): Promise<number> {
+export async function runCommand(command: Command, env: Env, version: string, options: CommandOptions = {}): Promise<number> {
   const started = Date.now()
   let secrets: readonly string[] = []
   let log = createLogger(earlyLogOptions(env, command), () => secrets)
@@ -43,7 +57,7 @@ export async function runCommand(command: Command, env: Env, version: string): P
 
   let config: Config
   try {
-    config = loadConfig(env, command)
+    config = loadConfig(env, command, { restoreFromFile: options.from !== undefined && options.from !== 'latest' })
   } catch (error) {
     if (!(error instanceof DbhookError)) {
       // A bug while reading the configuration: say so on one line instead of a stack trace of the bundle.
@@ -86,7 +100,7 @@ export async function runCommand(command: Command, env: Env, version: string): P
   const context: RunContext = { config, log, signal: controller.signal, deadline: started + config.waitTimeoutMs }
   const work = (async (): Promise<number> => {
     try {
-      const result = await runners[command](context, version)
+      const result = await runners[command](context, version, options)
       return finish(result.exitCode, result.outcome)
     } catch (error) {
       if (controller.signal.aborted) {

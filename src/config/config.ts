@@ -1,7 +1,7 @@
 import type { DatabaseSpec } from './databases.ts'
 
 export type Engine = 'postgres' | 'mysql'
-export type Command = 'apply' | 'plan' | 'wait' | 'verify' | 'sql'
+export type Command = 'apply' | 'plan' | 'wait' | 'verify' | 'sql' | 'backup' | 'restore' | 'drill'
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
 export type EventTriggerMode = 'auto' | 'on' | 'off'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -31,6 +31,18 @@ export interface MysqlSettings {
   readonly requireSsl: boolean
 }
 
+/** Settings of backup, restore and drill (docs/backup.md). */
+export interface BackupSettings {
+  /** DBHOOK_BACKUP_DIR; required by backup and drill, and by restore unless --from names a file. */
+  readonly dir?: string
+  /** DBHOOK_BACKUP_KEEP_DAYS (7). */
+  readonly keepDays: number
+  /** The AES-256 key read from DBHOOK_BACKUP_KEY_FILE. */
+  readonly key?: Buffer
+  /** DBHOOK_PG_DUMP: the pg_dump to run (pg_restore is taken from the same folder); PATH otherwise. */
+  readonly pgDump?: string
+}
+
 /** Everything dbhook needs, read and validated from the environment before any connection is made. */
 export interface Config {
   readonly engine: Engine
@@ -51,6 +63,7 @@ export interface Config {
   readonly logFormat: LogFormat
   readonly terminationLog: string
   readonly mysql: MysqlSettings
+  readonly backup: BackupSettings
   /** Every secret value read, so that the logger can scrub them from any line as a last line of defence. */
   readonly secrets: readonly string[]
   /** Things worth a warning that do not stop the run, such as an unknown DBHOOK_ variable. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { customCleanEnv, makeValidator, str } from 'envalid'
+import { parseBackupKey } from '../backup/backup-crypto.ts'
 import { ConfigError } from '../errors.ts'
 import type { Command, Config, Engine, EventTriggerMode, LogFormat, LogLevel, SslMode } from './config.ts'
 import { parseDatabases, type DatabaseSpec } from './databases.ts'
@@ -112,7 +113,7 @@ const text = (options: { default?: string } = {}) => str(options.default === und
  * variable at once. `command` decides what is required: `sql` needs no server, `wait` no database list. Secret
  * values are never part of a message.
  */
-export function loadConfig(env: Env, command: Command): Config {
+export function loadConfig(env: Env, command: Command, options: { restoreFromFile?: boolean } = {}): Config {
   const problems: string[] = []
   const raw: Record<string, string> = {}
   const secrets: string[] = []
@@ -179,6 +180,10 @@ export function loadConfig(env: Env, command: Command): Config {
       DBHOOK_MYSQL_COLLATION: text({ default: '' }),
       DBHOOK_MYSQL_USER_HOST: text({ default: '%' }),
       DBHOOK_MYSQL_REQUIRE_SSL: bool({ default: false }),
+      DBHOOK_BACKUP_DIR: text({ default: '' }),
+      DBHOOK_BACKUP_KEEP_DAYS: positiveInt(3650)({ default: 7 }),
+      DBHOOK_BACKUP_KEY_FILE: text({ default: '' }),
+      DBHOOK_PG_DUMP: text({ default: '' }),
     },
     (env) => env,
     {
@@ -264,6 +269,23 @@ export function loadConfig(env: Env, command: Command): Config {
     problems.push(`DBHOOK_SSLMODE=${tls.word} needs DBHOOK_SSLROOTCERT (a CA file, or "system" for the system trust store)`)
   }
 
+  const backupCommand = command === 'backup' || command === 'restore' || command === 'drill'
+  const backupDir = cleaned.DBHOOK_BACKUP_DIR || undefined
+  if (backupCommand && backupDir === undefined && !(command === 'restore' && options.restoreFromFile)) {
+    problems.push(`DBHOOK_BACKUP_DIR is required: the folder ${command} ${command === 'backup' ? 'writes' : 'reads'} backups in${command === 'restore' ? ' (or give --from FILE)' : ''}`)
+  }
+  let backupKey: Buffer | undefined
+  const keyFile = cleaned.DBHOOK_BACKUP_KEY_FILE
+  if (backupCommand && keyFile !== '') {
+    try {
+      const parsed = parseBackupKey(readFileSync(keyFile))
+      if (typeof parsed === 'string') problems.push(`DBHOOK_BACKUP_KEY_FILE ${quote(keyFile)} ${parsed}`)
+      else backupKey = parsed
+    } catch (error) {
+      problems.push(`DBHOOK_BACKUP_KEY_FILE: cannot read ${quote(keyFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems)
 
   const known = new Set(Object.keys(cleaned).flatMap((name) => [name, `${name}_FILE`]))
@@ -274,7 +296,7 @@ export function loadConfig(env: Env, command: Command): Config {
     warnings.push('DBHOOK_SSLMODE is disable: DBHOOK_SSLROOTCERT, DBHOOK_SSLCERT and DBHOOK_SSLKEY are ignored, as libpq ignores them')
   }
 
-  for (const secret of [adminPassword, ownerPassword, cleaned.DBHOOK_APP_PASSWORD]) {
+  for (const secret of [adminPassword, ownerPassword, cleaned.DBHOOK_APP_PASSWORD, backupKey?.toString('hex')]) {
     if (secret) secrets.push(secret)
   }
 
@@ -302,6 +324,7 @@ export function loadConfig(env: Env, command: Command): Config {
       userHost: cleaned.DBHOOK_MYSQL_USER_HOST,
       requireSsl: cleaned.DBHOOK_MYSQL_REQUIRE_SSL,
     },
+    backup: { dir: backupDir, keepDays: cleaned.DBHOOK_BACKUP_KEEP_DAYS, key: backupKey, pgDump: cleaned.DBHOOK_PG_DUMP || undefined },
     secrets,
     warnings,
   }

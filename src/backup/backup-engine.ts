@@ -1,0 +1,42 @@
+import type { Readable, Writable } from 'node:stream'
+import type { RunContext } from '../engines/engine.ts'
+
+/**
+ * What backup, restore and drill need from an engine: its client tools (run as child processes, the password in
+ * their environment only) and an admin session for the few statements around them.
+ */
+export interface BackupEngine {
+  /** Writes a dump of `database` to `output`: pg_dump -Fc, or mariadb-dump --single-transaction. */
+  dump(database: string, output: Writable): Promise<void>
+  /** Reads a whole plaintext dump and throws, saying what is wrong, when it is not a complete dump. */
+  check(input: Readable): Promise<void>
+  /** Restores a plaintext dump file into the existing, empty `database`. */
+  restore(file: string, database: string): Promise<void>
+  /** An authenticated admin session, waiting for the server as apply does. */
+  connect(): Promise<BackupSession>
+}
+
+export interface BackupSession {
+  /** `PostgreSQL 15`, `MariaDB 10.11.6`. */
+  readonly server: string
+  databaseExists(name: string): Promise<boolean>
+  /** Creates an empty database owned by (MySQL: granted to) the configured owner. */
+  createDatabase(name: string): Promise<void>
+  dropDatabase(name: string): Promise<void>
+  /** Other sessions connected to `name`, each described for a person (`pid 123 app@10.0.0.5 (psql)`). */
+  otherSessions(name: string): Promise<string[]>
+  /** Exact row count of every table in `name`, keyed `schema.table`. */
+  rowCounts(name: string): Promise<Map<string, number>>
+  close(): Promise<void>
+}
+
+export async function loadBackupEngine(context: RunContext): Promise<BackupEngine> {
+  switch (context.config.engine) {
+    case 'postgres':
+      return (await import('../engines/postgres/postgres-backup.ts')).postgresBackupEngine(context)
+    case 'mysql':
+      return (await import('../engines/mysql/mysql-backup.ts')).mysqlBackupEngine(context)
+    default:
+      throw new Error(`unknown engine ${JSON.stringify(context.config.engine satisfies never)}`)
+  }
+}

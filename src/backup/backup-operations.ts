@@ -1,0 +1,136 @@
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough, type Readable, type Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { DbhookError, ExitCode } from '../errors.ts'
+import type { BackupEngine } from './backup-engine.ts'
+import { hashingTap, verifySidecar, writeSidecar } from './backup-checksum.ts'
+import { BackupAuthenticationError, decryptingStream, encryptingStream, isEncryptedBackup } from './backup-crypto.ts'
+import { backupFileName, databaseBackupDir } from './backup-files.ts'
+
+/** The first failure among settled promises, preferring the ones listed first. */
+function firstFailure(results: readonly PromiseSettledResult<unknown>[]): unknown {
+  const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
+  return failed ? (failed.reason ?? new Error('failed')) : undefined
+}
+
+const message = (error: unknown) => (error as Error)?.message ?? String(error)
+
+/**
+ * Feeds `source` (a file) to `consume` as plaintext: decrypted on the way when `key` is given. Resolves only when
+ * both the consumer and, for an encrypted file, the GCM tag check succeeded.
+ */
+async function streamPlaintext(source: string, key: Buffer | undefined, consume: (input: Readable) => Promise<void>): Promise<void> {
+  if (!key) {
+    await consume(createReadStream(source))
+    return
+  }
+  const plaintext = new PassThrough()
+  const feeding = pipeline(createReadStream(source), decryptingStream(key), plaintext)
+  const results = await Promise.allSettled([feeding, consume(plaintext)])
+  const failure = firstFailure(results)
+  if (failure) throw failure
+}
+
+export interface TakenBackup {
+  readonly file: string
+  readonly bytes: number
+}
+
+/**
+ * Dumps `database` into `<dir>/<database>/<database>-<timestamp>.dump`: written under a temporary name, checked
+ * (pg_restore --list, or the dump's banner and trailer) after decrypting it again when encrypted, renamed, and
+ * only then given its SHA-256 sidecar, which is what marks a backup good.
+ */
+export async function takeBackup(engine: BackupEngine, database: string, backupDir: string, key: Buffer | undefined, now: () => Date): Promise<TakenBackup> {
+  const dir = databaseBackupDir(backupDir, database)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  let file = join(dir, backupFileName(database, now()))
+  // Two backups within one second would share a name: the second waits for the next second.
+  for (let waited = 0; await exists(file); waited += 1) {
+    if (waited > 30) throw new DbhookError(`backup ${file} already exists`, ExitCode.failed)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    file = join(dir, backupFileName(database, now()))
+  }
+  const temporary = join(dir, `.${backupFileName(database, now()).replace(/\.dump$/, '')}.${process.pid}.partial`)
+  try {
+    const tap = hashingTap()
+    const head = new PassThrough()
+    const sink = createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true })
+    const stages: (Readable | Writable)[] = key ? [encryptingStream(key), tap, sink] : [tap, sink]
+    const written = pipeline([head, ...stages] as unknown as [PassThrough, Writable])
+    const results = await Promise.allSettled([engine.dump(database, head), written])
+    const failure = firstFailure(results)
+    if (failure) throw new DbhookError(`backup of ${JSON.stringify(database)} failed: ${message(failure)}`, ExitCode.failed, { cause: failure })
+    try {
+      await streamPlaintext(temporary, key, (input) => engine.check(input))
+    } catch (error) {
+      throw new DbhookError(`backup of ${JSON.stringify(database)} failed its check and was not kept: ${message(error)}`, ExitCode.failed, { cause: error })
+    }
+    await rename(temporary, file)
+    await writeSidecar(file, tap.digest())
+    return { file, bytes: (await stat(file)).size }
+  } finally {
+    await rm(temporary, { force: true })
+  }
+}
+
+export interface PreparedDump {
+  /** A plaintext dump: the backup itself, or a temporary decrypted copy whose GCM tag was verified. */
+  readonly path: string
+  readonly encrypted: boolean
+  readonly sidecar: 'verified' | 'no sidecar'
+  cleanup(): Promise<void>
+}
+
+/**
+ * Makes a backup ready to restore, or throws (exit 1) naming the file: the sidecar must match (a file given by
+ * hand may have none), an encrypted backup is decrypted to a private temporary file and its tag verified before
+ * anything reads it, and the plaintext must pass the engine's check.
+ */
+export async function prepareDump(engine: BackupEngine, file: string, key: Buffer | undefined, sidecarRequired: boolean): Promise<PreparedDump> {
+  if (!(await exists(file))) throw new DbhookError(`backup ${file} does not exist`, ExitCode.failed)
+  const sidecar = await verifySidecar(file, sidecarRequired)
+  const encrypted = await isEncryptedBackup(file)
+  if (!encrypted) {
+    await checkOrThrow(engine, file, file)
+    return { path: file, encrypted, sidecar, cleanup: async () => undefined }
+  }
+  if (!key) {
+    throw new DbhookError(`backup ${file} is encrypted: set DBHOOK_BACKUP_KEY_FILE to the key it was made with`, ExitCode.failed)
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'dbhook-restore-'))
+  const cleanup = () => rm(scratch, { recursive: true, force: true })
+  const path = join(scratch, 'plaintext.dump')
+  try {
+    await pipeline(createReadStream(file), decryptingStream(key), createWriteStream(path, { mode: 0o600 }))
+  } catch (error) {
+    await cleanup()
+    if (error instanceof BackupAuthenticationError) throw new DbhookError(`backup ${file} cannot be decrypted: ${error.message}`, ExitCode.failed, { cause: error })
+    throw error
+  }
+  try {
+    await checkOrThrow(engine, path, file)
+  } catch (error) {
+    await cleanup()
+    throw error
+  }
+  return { path, encrypted, sidecar, cleanup }
+}
+
+async function checkOrThrow(engine: BackupEngine, path: string, named: string): Promise<void> {
+  try {
+    await engine.check(createReadStream(path))
+  } catch (error) {
+    throw new DbhookError(`backup ${named} is not a complete dump: ${message(error)}`, ExitCode.failed, { cause: error })
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
+}
