@@ -11,13 +11,24 @@
 # host's CA bundle (NODE_EXTRA_CA_CERTS: some networks intercept TLS with their own CA). Bases are
 # imported once per Node/npm version and reused; podman's layer cache keeps npm ci until package*.json change.
 #
-# Usage: docker/build-local.sh [TAG]      (default localhost/dbhook:dev; node 24 must be first on PATH)
-# Prints KEY=VALUE lines: IMAGE, RUNTIME_BASE, BUILD_BASE, IMAGE_SIZE, BASE_SIZE (bytes, as podman reports).
+#   pgtools base: (with --pgtools) the runtime base plus the machine's PostgreSQL client tools (pg_dump,
+#                 pg_restore, psql of the newest /usr/lib/postgresql/N, first on PATH) and mariadb-dump and
+#                 mariadb, with the libraries they link; it stands in for the Dockerfile's pgtools-base stage,
+#                 which installs them from the PGDG and Debian repositories.
+#
+# Usage: docker/build-local.sh [--pgtools] [TAG]
+#   default: the provisioning image (the Dockerfile's last stage), TAG localhost/dbhook:dev
+#   --pgtools: the `pgtools` target instead, TAG localhost/dbhook:dev-pgtools
+# Node 24 must be first on PATH.
+# Prints KEY=VALUE lines: IMAGE, RUNTIME_BASE, BUILD_BASE, IMAGE_SIZE, BASE_SIZE (bytes, as podman reports; the
+# base is the one the image is built on: the runtime base, or with --pgtools the pgtools base, also PGTOOLS_BASE).
 set -euo pipefail
 script=$(readlink -f "${BASH_SOURCE[0]}")
 cd "$(dirname "$script")/.."
 
-tag=${1:-localhost/dbhook:dev}
+pgtools=
+if [ "${1:-}" = --pgtools ]; then pgtools=1; shift; fi
+tag=${1:-localhost/dbhook:dev${pgtools:+-pgtools}}
 command -v podman >/dev/null || { echo "podman is not installed (.ci/setup.d/50-podman.sh installs it)" >&2; exit 1; }
 node_bin=$(command -v node)
 node_version=$(node --version)
@@ -34,6 +45,18 @@ version=$(node -p "require('./package.json').version")
 recipe=$(sha256sum "$script" | cut -c1-12)
 runtime_base=localhost/dbhook-runtime-base:node-${node_version#v}-$recipe
 build_base=localhost/dbhook-build-base:node-${node_version#v}-npm-$npm_version-$recipe
+pg_bin=
+pgtools_base=
+if [ -n "$pgtools" ]; then
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -n 1)
+  [ -n "$pg_bin" ] && [ -x "$pg_bin/pg_dump" ] && [ -x "$pg_bin/pg_restore" ] \
+    || { echo "no PostgreSQL client tools in /usr/lib/postgresql/*/bin (apt-get install postgresql-client)" >&2; exit 1; }
+  command -v mariadb-dump >/dev/null && command -v mariadb >/dev/null \
+    || { echo "mariadb-dump or mariadb is missing (apt-get install mariadb-client)" >&2; exit 1; }
+  pg_major=$(basename "$(dirname "$pg_bin")")
+  mariadb_version=$(mariadb-dump --version | grep -o 'Distrib [0-9.]*' | cut -d' ' -f2)
+  pgtools_base=localhost/dbhook-pgtools-base:node-${node_version#v}-pg$pg_major-mariadb-$mariadb_version-$recipe
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -67,8 +90,9 @@ import_base() {
 }
 
 # Bases of earlier versions of this recipe are no longer used; those still in use by an image stay.
-podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/dbhook-(runtime|build)-base:' \
-  | grep -vxF -e "$runtime_base" -e "$build_base" | xargs -r podman rmi >/dev/null 2>&1 || true
+# Pgtools bases of this recipe are kept when building the provisioning image, and the other way round.
+podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '^localhost/dbhook-(runtime|build|pgtools)-base:' \
+  | grep -vxF -e "$runtime_base" -e "$build_base" | grep -v -e "-$recipe\$" | xargs -r podman rmi >/dev/null 2>&1 || true
 
 if ! podman image exists "$runtime_base"; then
   root=$work/runtime
@@ -100,12 +124,32 @@ if ! podman image exists "$build_base"; then
   rm -rf "$root"
 fi
 
+if [ -n "$pgtools" ] && ! podman image exists "$pgtools_base"; then
+  root=$work/pgtools
+  copy_with_libraries "$root" "$node_bin" /nodejs/bin/node
+  for tool in pg_dump pg_restore psql; do copy_with_libraries "$root" "$pg_bin/$tool"; done
+  for tool in mariadb-dump mariadb; do copy_with_libraries "$root" "$(readlink -f "$(command -v "$tool")")" "/usr/bin/$tool"; done
+  common_files "$root"
+  import_base "$pgtools_base" "$root" \
+    --change 'USER=65532:65532' --change 'WORKDIR=/home/nonroot' \
+    --change "ENV=PATH=$pg_bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    --change 'ENV=SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
+    --change 'ENTRYPOINT=["/nodejs/bin/node"]'
+  rm -rf "$root"
+fi
+
+# Every base is given, so that no stage, not even one the target skips, names an image from a registry.
+target_args=()
+[ -n "$pgtools" ] && target_args=(--target pgtools --build-arg "PGTOOLS_BASE=$pgtools_base")
 podman build --quiet --network=host \
   --build-arg "BUILD_BASE=$build_base" --build-arg "RUNTIME_BASE=$runtime_base" --build-arg "VERSION=$version" \
+  --build-arg "PGTOOLS_DEBIAN_BASE=$build_base" "${target_args[@]}" \
   -f docker/Dockerfile -t "$tag" . >/dev/null
 
+image_base=${pgtools_base:-$runtime_base}
 echo "IMAGE=$tag"
 echo "RUNTIME_BASE=$runtime_base"
 echo "BUILD_BASE=$build_base"
+[ -n "$pgtools" ] && echo "PGTOOLS_BASE=$pgtools_base"
 echo "IMAGE_SIZE=$(podman image inspect --format '{{.Size}}' "$tag")"
-echo "BASE_SIZE=$(podman image inspect --format '{{.Size}}' "$runtime_base")"
+echo "BASE_SIZE=$(podman image inspect --format '{{.Size}}' "$image_base")"

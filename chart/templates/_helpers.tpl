@@ -117,6 +117,19 @@ Returns nothing.
 {{- fail (printf "%s turns TLS off but %s names certificates: choose one." (ternary "postgres.sslMode is disable" "mysql.tls is false" (eq $engine "postgres")) (include "dbhook.tlsPath" .)) }}
 {{- end }}
 {{- end }}
+{{- $backup := .Values.backup }}
+{{- if and $backup.enabled (not $engine) }}
+{{- fail "backup.enabled is true but neither postgres.enabled nor mysql.enabled is: there is no database server to back up." }}
+{{- end }}
+{{- if and $backup.drill.enabled (not $backup.enabled) }}
+{{- fail "backup.drill.enabled is true but backup.enabled is false: the drill restores the backups the backup CronJob writes." }}
+{{- end }}
+{{- if and $backup.enabled (not (or $backup.persistence.existingClaim $backup.persistence.size)) }}
+{{- fail "backup.persistence.existingClaim or backup.persistence.size is required when backup.enabled is true: the backups need a volume that outlives the pod." }}
+{{- end }}
+{{- if and $backup.persistence.existingClaim $backup.persistence.size }}
+{{- fail (printf "backup.persistence.existingClaim (%s) and backup.persistence.size are both set: the chart creates a claim of that size only when there is no existing one; set one of them." $backup.persistence.existingClaim) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -261,7 +274,8 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
   value: {{ $db.host | quote }}
 - name: DBHOOK_PORT
   value: {{ $db.port | quote }}
-{{- if eq .command "apply" }}
+{{- $asAdmin := has .command (list "apply" "backup" "drill") }}
+{{- if $asAdmin }}
 - name: DBHOOK_ADMIN_USER
   value: {{ include "dbhook.adminUser" $root | quote }}
 - name: DBHOOK_ADMIN_PASSWORD_FILE
@@ -273,7 +287,8 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 {{- end }}
 - name: DBHOOK_OWNER
   value: {{ $db.username | quote }}
-{{- if or (eq .command "verify") (hasKey $sources "admin") }}
+{{- $scheduled := has .command (list "backup" "drill") }}
+{{- if and (not $scheduled) (or (not $asAdmin) (hasKey $sources "admin")) }}
 - name: DBHOOK_OWNER_PASSWORD_FILE
   value: /var/run/secrets/dbhook/owner/password
 {{- end }}
@@ -328,6 +343,18 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
   value: {{ $root.Values.logLevel | quote }}
 - name: DBHOOK_LOG_FORMAT
   value: {{ $root.Values.logFormat | quote }}
+{{- if has .command (list "backup" "drill") }}
+- name: DBHOOK_BACKUP_DIR
+  value: /var/backups/dbhook
+- name: DBHOOK_BACKUP_KEEP_DAYS
+  value: {{ $root.Values.backup.keepDays | quote }}
+{{- if $root.Values.backup.encryption.existingSecret }}
+- name: DBHOOK_BACKUP_KEY_FILE
+  value: /var/run/secrets/dbhook/backup-key/key
+{{- end }}
+- name: TMPDIR
+  value: /tmp
+{{- end }}
 {{- end }}
 
 {{/*
@@ -341,11 +368,15 @@ is its own volume (they may come from different Secrets), mounted as one file wi
 {{- $tls := include "dbhook.tlsBlock" $root | fromYaml }}
 {{- $roles := list "owner" }}
 {{- if eq .command "apply" }}{{- $roles = list "admin" "owner" "app" }}{{- end }}
+{{- $scheduled := has .command (list "backup" "drill") }}
+{{- /* backup, restore and drill connect only as the admin user: one password, the runtime user's when it is the admin */}}
+{{- if $scheduled }}{{- $roles = list (ternary "admin" "owner" (hasKey $sources "admin")) }}{{- end }}
 {{- $volumes := list }}
 {{- $mounts := list }}
 {{- range $roles }}
 {{- if hasKey $sources . }}
 {{- $source := get $sources . }}
+{{- if and $scheduled $source.inline }}{{- $source = merge (dict "secret" (include "dbhook.backupCredentialsSecret" $root)) $source }}{{- end }}
 {{- $volumes = append $volumes (dict "name" (printf "%s-password" .) "secret" (dict "secretName" $source.secret "defaultMode" 256 "items" (list (dict "key" $source.key "path" "password" "mode" 256)))) }}
 {{- $mounts = append $mounts (dict "name" (printf "%s-password" .) "mountPath" (printf "/var/run/secrets/dbhook/%s" .) "readOnly" true) }}
 {{- end }}
@@ -363,11 +394,23 @@ is its own volume (they may come from different Secrets), mounted as one file wi
 {{- $volumes = append $volumes (dict "name" "client-cert" "secret" (dict "secretName" $tls.clientCertSecret.name "defaultMode" 256 "items" $items)) }}
 {{- $mounts = append $mounts (dict "name" "client-cert" "mountPath" "/var/run/secrets/dbhook/client" "readOnly" true) }}
 {{- end }}
+{{- if $scheduled }}
+{{- $backup := $root.Values.backup }}
+{{- $volumes = append $volumes (dict "name" "backups" "persistentVolumeClaim" (dict "claimName" (include "dbhook.backupClaim" $root) "readOnly" (eq .command "drill"))) }}
+{{- $mounts = append $mounts (dict "name" "backups" "mountPath" "/var/backups/dbhook" "readOnly" (eq .command "drill")) }}
+{{- if $backup.encryption.existingSecret }}
+{{- $volumes = append $volumes (dict "name" "backup-key" "secret" (dict "secretName" $backup.encryption.existingSecret "defaultMode" 256 "items" (list (dict "key" $backup.encryption.key "path" "key" "mode" 256)))) }}
+{{- $mounts = append $mounts (dict "name" "backup-key" "mountPath" "/var/run/secrets/dbhook/backup-key" "readOnly" true) }}
+{{- end }}
+{{- $volumes = append $volumes (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "1Gi")) }}
+{{- $mounts = append $mounts (dict "name" "tmp" "mountPath" "/tmp") }}
+{{- end }}
 {{- toYaml (dict "volumes" $volumes "mounts" $mounts) }}
 {{- end }}
 
 {{/*
-The pod spec shared by the apply Job, the verify Job and the helm test pod. Takes a dict: root, command.
+The pod spec shared by the apply Job, the verify Job, the helm test pod and the backup and drill CronJobs. Takes
+a dict: root, command. backup and drill run the -pgtools image with their own resources.
 */}}
 {{- define "dbhook.podSpec" -}}
 {{- $root := .root }}
@@ -398,14 +441,14 @@ affinity:
 {{- end }}
 containers:
   - name: dbhook
-    image: {{ include "dbhook.image" $root | quote }}
+    image: {{ ternary (include "dbhook.backupImage" $root) (include "dbhook.image" $root) (has .command (list "backup" "drill")) | quote }}
     imagePullPolicy: {{ $root.Values.image.pullPolicy }}
     args:
       - {{ .command }}
     env:
       {{- include "dbhook.env" . | nindent 6 }}
     resources:
-      {{- toYaml $root.Values.resources | nindent 6 }}
+      {{- toYaml (ternary $root.Values.backup.resources $root.Values.resources (has .command (list "backup" "drill"))) | nindent 6 }}
     securityContext:
       {{- toYaml $root.Values.securityContext | nindent 6 }}
     terminationMessagePolicy: FallbackToLogsOnError
@@ -454,4 +497,86 @@ only these non-secret settings. Quoted for a POSIX shell.
 {{- $args := list }}
 {{- range $env }}{{- $args = append $args (printf "--env='%s'" (replace "'" "'\\''" .)) }}{{- end }}
 {{- printf "kubectl run %s-sql --namespace %s --rm -i --restart=Never --image=%s %s -- sql" (include "dbhook.fullname" .) .Release.Namespace (include "dbhook.image" .) (join " " $args) }}
+{{- end }}
+
+{{/*
+The image of the backup and drill pods: the -pgtools variant of the same image, which adds pg_dump, pg_restore
+and mariadb-dump to what the provisioning image holds.
+*/}}
+{{- define "dbhook.backupImage" -}}
+{{- $image := .Values.backup.image }}
+{{- $repository := $image.repository | default .Values.image.repository }}
+{{- $tag := $image.tag | default (printf "%s-pgtools" .Chart.AppVersion) }}
+{{- if $image.digest }}
+{{- printf "%s:%s@%s" $repository $tag $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of a CronJob: at most 52 characters, because the controller appends an 11-character suffix to the Jobs it
+creates and Job names become pod labels (63 characters). Takes a dict: root, suffix.
+*/}}
+{{- define "dbhook.cronJobName" -}}
+{{- printf "%s-%s" (include "dbhook.fullname" .root | trunc (int (sub 51 (len .suffix))) | trimSuffix "-") .suffix }}
+{{- end }}
+
+{{/*
+The ordinary (non-hook) Secret the CronJobs read. The hook credentials Secret is deleted once the hooks succeed,
+so that no password outlives an install; a CronJob runs every night, so the one password it needs (the
+provisioning user's, or the runtime user's when that user provisions) lives in a Secret of its own for as long
+as backups are enabled.
+*/}}
+{{- define "dbhook.backupCredentialsSecret" -}}
+{{- printf "%s-backup-credentials" (include "dbhook.fullname" .) }}
+{{- end }}
+
+{{/*
+The PersistentVolumeClaim the backups go to: the existing one, or the one the chart creates.
+*/}}
+{{- define "dbhook.backupClaim" -}}
+{{- .Values.backup.persistence.existingClaim | default (printf "%s-backups" (include "dbhook.fullname" .)) }}
+{{- end }}
+
+{{/*
+The backup and drill CronJobs. Takes a dict: root, command ("backup" or "drill"), schedule.
+*/}}
+{{- define "dbhook.cronJob" -}}
+{{- $root := .root }}
+{{- $backup := $root.Values.backup -}}
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {{ include "dbhook.cronJobName" (dict "root" $root "suffix" .command) }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "dbhook.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ .command }}
+spec:
+  schedule: {{ .schedule | quote }}
+  {{- with $backup.timeZone }}
+  timeZone: {{ . | quote }}
+  {{- end }}
+  {{- /* A backup still running when the next one is due must finish; two dumps at once only load the server. */}}
+  concurrencyPolicy: Forbid
+  suspend: {{ $backup.suspend }}
+  successfulJobsHistoryLimit: {{ $backup.successfulJobsHistoryLimit }}
+  failedJobsHistoryLimit: {{ $backup.failedJobsHistoryLimit }}
+  {{- if not (kindIs "invalid" $backup.startingDeadlineSeconds) }}
+  startingDeadlineSeconds: {{ $backup.startingDeadlineSeconds }}
+  {{- end }}
+  jobTemplate:
+    metadata:
+      labels:
+        {{- include "dbhook.selectorLabels" $root | nindent 8 }}
+        app.kubernetes.io/component: {{ .command }}
+    spec:
+      backoffLimit: {{ $backup.backoffLimit }}
+      activeDeadlineSeconds: {{ $backup.activeDeadlineSeconds }}
+      template:
+        metadata:
+          {{- include "dbhook.podMetadata" (dict "root" $root "component" .command) | nindent 10 }}
+        spec:
+          {{- include "dbhook.podSpec" (dict "root" $root "command" .command) | nindent 10 }}
 {{- end }}

@@ -39,6 +39,7 @@ beforeAll(() => {
 describe('helm lint --strict over the values matrix in chart/ci', () => {
   test('the matrix covers the cases the chart promises', () => {
     expect(matrix).toEqual([
+      'backup-values.yaml',
       'existing-secrets-values.yaml',
       'mysql-values.yaml',
       'openzro-postgres-values.yaml',

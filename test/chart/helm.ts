@@ -165,8 +165,9 @@ export function only(manifests: readonly Manifest[], kind: string, component?: s
   return found[0]!
 }
 
-/** The pod spec of a Job or a Pod. */
+/** The pod spec of a CronJob, a Job or a Pod. */
 export function podSpecOf(manifest: Manifest): Manifest['spec'] {
+  if (manifest.kind === 'CronJob') return manifest.spec.jobTemplate.spec.template.spec
   return manifest.kind === 'Job' ? manifest.spec.template.spec : manifest.spec
 }
 

@@ -10,6 +10,8 @@ const repoRoot = resolve(import.meta.dirname, '../..')
 /** kubernetes-models module and interface of each kind the chart renders. */
 const models: Record<string, { module: string; type: string }> = {
   'batch/v1 Job': { module: 'kubernetes-models/batch/v1/Job', type: 'IJob' },
+  'batch/v1 CronJob': { module: 'kubernetes-models/batch/v1/CronJob', type: 'ICronJob' },
+  'v1 PersistentVolumeClaim': { module: 'kubernetes-models/v1/PersistentVolumeClaim', type: 'IPersistentVolumeClaim' },
   'v1 Pod': { module: 'kubernetes-models/v1/Pod', type: 'IPod' },
   'v1 Secret': { module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
   'v1 ServiceAccount': { module: 'kubernetes-models/v1/ServiceAccount', type: 'IServiceAccount' },

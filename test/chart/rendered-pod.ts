@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { dbhookBin } from '../support/dbhook.ts'
@@ -9,6 +9,8 @@ import { podSpecOf, type Manifest } from './helm.ts'
 export interface ClusterObjects {
   readonly secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>
   readonly configMaps?: Readonly<Record<string, Readonly<Record<string, string>>>>
+  /** PersistentVolumeClaims: claim name -> a host directory that stands for the volume (kept across pods). */
+  readonly claims?: Readonly<Record<string, string>>
 }
 
 export interface PodRun {
@@ -31,7 +33,9 @@ const runAsRoot = process.getuid?.() === 0
  * group read added, as the kubelet does), path variables are rewritten to point under that root, and
  * dist/dbhook.mjs runs with the container's args and exactly its env, as the pod's runAsUser and runAsGroup.
  * Secrets come from `rendered` (the chart's hook Secrets, base64 data) or from `cluster`. The termination log is
- * a file the process can write, as the kubelet provides /dev/termination-log.
+ * a file the process can write, as the kubelet provides /dev/termination-log. A PersistentVolumeClaim is the host
+ * directory `cluster.claims` names (a symlink at its mountPath; readOnly is not enforced), an emptyDir a fresh
+ * directory writable by the pod's user.
  */
 export async function runRenderedPod(pod: Manifest, rendered: readonly Manifest[], cluster: ClusterObjects = {}, options: { memoryProbe?: boolean } = {}): Promise<PodRun> {
   const spec = podSpecOf(pod)
@@ -45,6 +49,10 @@ export async function runRenderedPod(pod: Manifest, rendered: readonly Manifest[
     const mountedModes: Record<string, string> = {}
     for (const mount of container.volumeMounts ?? []) {
       const volume = spec.volumes.find((v: { name: string }) => v.name === mount.name)
+      if (volume.persistentVolumeClaim || volume.emptyDir) {
+        await mountDirectory(root, mount.mountPath, volume, cluster, { user, group: fsGroup ?? group })
+        continue
+      }
       const source = volume.secret ? secretData(volume.secret.secretName, rendered, cluster) : cluster.configMaps?.[volume.configMap.name]
       if (!source) throw new Error(`volume ${volume.name} names ${volume.secret?.secretName ?? volume.configMap?.name}, which the cluster does not hold`)
       const items: { key: string; path: string; mode?: number }[] = (volume.secret ?? volume.configMap).items
@@ -66,8 +74,10 @@ export async function runRenderedPod(pod: Manifest, rendered: readonly Manifest[
     }
 
     const env: Record<string, string> = {}
+    const mountPaths: string[] = (container.volumeMounts ?? []).map((m: { mountPath: string }) => m.mountPath)
+    const inMount = (value: string) => value.startsWith('/var/run/secrets/') || mountPaths.some((p) => value === p || value.startsWith(`${p}/`))
     for (const entry of container.env as { name: string; value: string }[]) {
-      env[entry.name] = entry.value.startsWith('/var/run/secrets/') ? join(root, entry.value) : entry.value
+      env[entry.name] = inMount(entry.value) ? join(root, entry.value) : entry.value
     }
     // The kubelet creates the termination log; dbhook writes it when it exists.
     const terminationLog = join(root, 'dev/termination-log')
@@ -89,6 +99,20 @@ function secretData(name: string, rendered: readonly Manifest[], cluster: Cluste
   const hook = rendered.find((m) => m.kind === 'Secret' && m.metadata.name === name)
   if (hook) return Object.fromEntries(Object.entries(hook.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))
   return cluster.secrets?.[name]
+}
+
+async function mountDirectory(root: string, mountPath: string, volume: { name: string; persistentVolumeClaim?: { claimName: string } }, cluster: ClusterObjects, owner: { user: number; group: number }): Promise<void> {
+  const at = join(root, mountPath)
+  await mkdirReadable(root, dirname(at))
+  if (volume.persistentVolumeClaim) {
+    const hostDir = cluster.claims?.[volume.persistentVolumeClaim.claimName]
+    if (!hostDir) throw new Error(`volume ${volume.name} names the claim ${volume.persistentVolumeClaim.claimName}, which the cluster does not hold`)
+    await symlink(hostDir, at)
+  } else {
+    await mkdir(at)
+    if (runAsRoot) await chown(at, owner.user, owner.group)
+    await chmod(at, 0o777)
+  }
 }
 
 async function mkdirReadable(root: string, dir: string): Promise<void> {

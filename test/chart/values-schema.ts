@@ -48,6 +48,17 @@ const common = (def: number) => ({
   appUser,
 })
 const quantities = { type: 'object', additionalProperties: { type: ['string', 'number'] } }
+const resources = obj(
+  {
+    requests: quantities,
+    limits: quantities,
+    claims: { type: 'array', items: obj({ name: str('Claim name.'), request: str('Request name.') }, { required: ['name'] }) },
+  },
+  { description: 'Container resources (Kubernetes ResourceRequirements).' },
+)
+// Five fields of characters a cron field may hold (the controller checks the rest), or a macro Kubernetes knows.
+const cronSchedule = (description: string) =>
+  str(description, { pattern: '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*,/?LW#A-Za-z-]+( +[0-9*,/?LW#A-Za-z-]+){4})$' })
 const seccompProfile = obj(
   { type: { type: 'string', enum: ['Localhost', 'RuntimeDefault', 'Unconfined'] }, localhostProfile: str('Profile file.') },
   { required: ['type'] },
@@ -103,14 +114,7 @@ export const valuesSchema = {
       backoffLimit: int('Retries of a failed pod.', { minimum: 0 }),
       ttlSecondsAfterFinished: { type: ['integer', 'null'], minimum: 0 },
     }),
-    resources: obj(
-      {
-        requests: quantities,
-        limits: quantities,
-        claims: { type: 'array', items: obj({ name: str('Claim name.'), request: str('Request name.') }, { required: ['name'] }) },
-      },
-      { description: 'Container resources (Kubernetes ResourceRequirements).' },
-    ),
+    resources,
     podSecurityContext: obj(
       {
         appArmorProfile: { type: 'object' },
@@ -153,6 +157,33 @@ export const valuesSchema = {
     podAnnotations: { type: 'object', additionalProperties: { type: 'string' } },
     podLabels: { type: 'object', additionalProperties: { type: 'string' } },
     tests: obj({ enabled: bool('Render the helm test pod.') }),
+    backup: obj({
+      enabled: bool('Render the backup CronJob.'),
+      schedule: cronSchedule('Cron schedule of the backup CronJob.'),
+      timeZone: str('IANA time zone of the schedules; empty: the controller\'s.', { pattern: '^$|^[A-Za-z][A-Za-z0-9_+/-]*$' }),
+      suspend: bool('Suspend both CronJobs.'),
+      keepDays: int('Days of backups to keep.', { minimum: 1 }),
+      successfulJobsHistoryLimit: int('Succeeded Jobs kept.', { minimum: 0 }),
+      failedJobsHistoryLimit: int('Failed Jobs kept.', { minimum: 0 }),
+      startingDeadlineSeconds: { type: ['integer', 'null'], minimum: 1 },
+      activeDeadlineSeconds: int('Deadline of one backup or drill Job in seconds.', { minimum: 1 }),
+      backoffLimit: int('Retries of a failed backup or drill pod.', { minimum: 0 }),
+      resources,
+      image: obj({
+        repository: str('Image repository; empty: image.repository.'),
+        tag: str('Image tag; empty: the appVersion plus -pgtools. Quote numeric tags.'),
+        digest: str('Image digest.', { pattern: '^$|^sha256:[a-f0-9]{64}$' }),
+      }),
+      persistence: obj({
+        existingClaim: str('Existing PersistentVolumeClaim.', k8sName),
+        size: { type: 'string', description: 'Size of the created claim (a Kubernetes quantity); empty with existingClaim.', pattern: '^$|^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$' },
+        storageClass: str('Storage class of the created claim; empty: the default class.', k8sName),
+        accessMode: { type: 'string', enum: ['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany'] },
+        keepOnUninstall: bool('Keep the created claim on uninstall.'),
+      }),
+      encryption: obj({ existingSecret: str('Secret holding the AES-256 key; empty: no encryption.', k8sName), key: str('Key in it.', { minLength: 1 }) }),
+      drill: obj({ enabled: bool('Render the drill CronJob.'), schedule: cronSchedule('Cron schedule of the drill CronJob.') }),
+    }),
     global: { type: 'object', description: 'Values Helm passes to every chart of a release.' },
   }),
 }
