@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { TlsSettings } from '../../config/config.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
+import { untrustedCertificateCodes } from '../tls-codes.ts'
 
 /** The TLS material read from disk once per run. `ca` undefined means Node's trusted roots. */
 export interface MysqlTlsMaterial {
@@ -99,20 +100,6 @@ export function mysqlTlsPlan(settings: TlsSettings, material: MysqlTlsMaterial):
   }
 }
 
-const untrustedCodes = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'INVALID_CA',
-])
-
 /** True when the server said it has no TLS at all. */
 export function isNoTlsError(error: unknown): boolean {
   return (error as { code?: string })?.code === 'HANDSHAKE_NO_SSL_SUPPORT'
@@ -129,7 +116,7 @@ export function describeMysqlTlsFailure(error: unknown): string | undefined {
   if (err?.code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /does not match certificate's altnames/i.test(message)) {
     return `hostname mismatch: the server certificate does not name this host (${err.reason ?? message}); use VERIFY_CA to check the chain only`
   }
-  if ((err?.code && untrustedCodes.has(err.code)) || (err?.code === 'HANDSHAKE_SSL_ERROR' && /self[- ]signed|unable to (verify|get)|certificate (has expired|is not yet valid|signature)/i.test(message))) {
+  if ((err?.code && untrustedCertificateCodes.has(err.code)) || (err?.code === 'HANDSHAKE_SSL_ERROR' && /self[- ]signed|unable to (verify|get)|certificate (has expired|is not yet valid|signature)/i.test(message))) {
     return `the server certificate is not trusted (${err.code}); check DBHOOK_SSLROOTCERT names the CA that signed it`
   }
   if (/alert (certificate required|bad certificate|unknown ca)|alert number 116/i.test(message)) {

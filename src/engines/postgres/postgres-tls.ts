@@ -4,6 +4,7 @@ import { checkServerIdentity, createSecureContext, getCACertificates, type Conne
 import type { SslMode, TlsSettings } from '../../config/config.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
+import { untrustedCertificateCodes } from '../tls-codes.ts'
 
 /** The TLS material read from disk once per run. */
 export interface TlsMaterial {
@@ -153,29 +154,6 @@ export interface TlsFailure {
   readonly message: string
 }
 
-// OpenSSL's X509_V_ERR_* names as Node reports them in `code` when the chain does not verify.
-const untrustedCodes = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'CERT_REVOKED',
-  'CERT_CHAIN_TOO_LONG',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'UNABLE_TO_GET_CRL',
-])
 
 // The server's side of mTLS: a TLS alert about our certificate, or PostgreSQL's own refusal after the handshake.
 const clientCertificateAlert = /alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate expired|certificate revoked|unsupported certificate|access denied)/i
@@ -206,7 +184,7 @@ export function classifyTlsFailure(error: unknown, context: TlsFailureContext = 
       `the server's certificate is for ${names ?? 'other names'}, not ${host}; set DBHOOK_HOST to a name in the certificate, or use DBHOOK_SSLMODE=verify-ca to check the chain only`,
     )
   }
-  if (untrustedCodes.has(code)) {
+  if (untrustedCertificateCodes.has(code)) {
     return failure('certificate not trusted', `the server's certificate does not chain to a CA in DBHOOK_SSLROOTCERT (${code}: ${reason}); point DBHOOK_SSLROOTCERT at the CA that signed it`)
   }
   const serverSaid = /^[0-9A-Z]{5}$/.test(code)
