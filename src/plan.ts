@@ -36,8 +36,6 @@ export interface DatabaseItem {
 
 /** The engine facts the planner needs; it never asks for the engine's name. */
 export interface PlanCapabilities {
-  /** PostgreSQL databases have an owner; MySQL grants privileges instead. */
-  readonly hasDatabaseOwner: boolean
   /** The items each listed database must hold, in the order they are applied. */
   databaseItems(config: Config): readonly DatabaseItem[]
 }
@@ -149,9 +147,4 @@ export function describeStep(step: Step): string {
     default:
       return `unknown step ${JSON.stringify(step satisfies never)}`
   }
-}
-
-/** The database a step belongs to, or undefined for role steps. */
-export function stepDatabase(step: Step): DesiredDatabase | undefined {
-  return step.action === 'create-role' || step.action === 'set-password' ? undefined : step.database
 }

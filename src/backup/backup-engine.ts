@@ -1,5 +1,7 @@
 import type { Readable, Writable } from 'node:stream'
-import type { RunContext } from '../engines/engine.ts'
+import type { Config } from '../config/config.ts'
+import { loadEngine, type RunContext } from '../engines/engine.ts'
+import { DbhookError, ExitCode } from '../errors.ts'
 
 /**
  * What backup, restore and drill need from an engine: its client tools (run as child processes, the password in
@@ -30,13 +32,13 @@ export interface BackupSession {
   close(): Promise<void>
 }
 
+/** The configured engine's backup side, through the same adapter every other command loads. */
 export async function loadBackupEngine(context: RunContext): Promise<BackupEngine> {
-  switch (context.config.engine) {
-    case 'postgres':
-      return (await import('../engines/postgres/postgres-backup.ts')).postgresBackupEngine(context)
-    case 'mysql':
-      return (await import('../engines/mysql/mysql-backup.ts')).mysqlBackupEngine(context)
-    default:
-      throw new Error(`unknown engine ${JSON.stringify(context.config.engine satisfies never)}`)
-  }
+  return (await loadEngine(context.config)).backup(context)
+}
+
+/** DBHOOK_BACKUP_DIR, which configuration already requires for backup and drill. */
+export function requiredBackupDir(config: Config): string {
+  if (!config.backup.dir) throw new DbhookError('DBHOOK_BACKUP_DIR is required', ExitCode.config)
+  return config.backup.dir
 }

@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { loadBackupEngine } from '../backup/backup-engine.ts'
+import { loadBackupEngine, requiredBackupDir } from '../backup/backup-engine.ts'
 import { expiredBackups, databaseBackupDir, listBackups, sidecarSuffix } from '../backup/backup-files.ts'
 import { takeBackup } from '../backup/backup-operations.ts'
 import type { RunContext } from '../engines/engine.ts'
-import { DbhookError, ExitCode } from '../errors.ts'
+import { ExitCode } from '../errors.ts'
 import type { CommandResult } from '../run-command.ts'
 
 /**
@@ -13,8 +13,7 @@ import type { CommandResult } from '../run-command.ts'
  */
 export async function runBackup(context: RunContext, _version?: string, now: () => Date = () => new Date()): Promise<CommandResult> {
   const { config, log } = context
-  const backupDir = config.backup.dir
-  if (!backupDir) throw new DbhookError('DBHOOK_BACKUP_DIR is required', ExitCode.config)
+  const backupDir = requiredBackupDir(config)
   const started = Date.now()
   const engine = await loadBackupEngine(context)
   // Waiting for the server the way apply does; the dump tools themselves would give up at once.

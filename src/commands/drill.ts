@@ -1,10 +1,10 @@
 import { join } from 'node:path'
-import { loadBackupEngine } from '../backup/backup-engine.ts'
+import { loadBackupEngine, requiredBackupDir } from '../backup/backup-engine.ts'
 import { backupTimestamp, databaseBackupDir, listBackups, newestGoodBackup } from '../backup/backup-files.ts'
 import { prepareDump } from '../backup/backup-operations.ts'
 import { engineRules } from '../config/engine-rules.ts'
 import type { RunContext } from '../engines/engine.ts'
-import { DbhookError, ExitCode } from '../errors.ts'
+import { ExitCode } from '../errors.ts'
 import type { CommandResult } from '../run-command.ts'
 
 interface DrillResult {
@@ -23,8 +23,7 @@ interface DrillResult {
  */
 export async function runDrill(context: RunContext): Promise<CommandResult> {
   const { config, log } = context
-  const backupDir = config.backup.dir
-  if (!backupDir) throw new DbhookError('DBHOOK_BACKUP_DIR is required', ExitCode.config)
+  const backupDir = requiredBackupDir(config)
   const started = Date.now()
   const engine = await loadBackupEngine(context)
   const session = await engine.connect()

@@ -14,7 +14,7 @@ export async function runPlan(context: RunContext): Promise<CommandResult> {
   const engine = await loadEngine(context.config)
   const session = await engine.connectAdmin(context)
   try {
-    const { plan, privilegeProblems, inspection, skipped } = await inspectAndPlan(engine, session, context)
+    const { plan, privilegeProblems, skipped } = await inspectAndPlan(engine, session, context)
     for (const step of plan.steps) log.info({ step: step.action }, `plan: ${describeStep(step)}`)
     for (const { step, reason } of skipped) log.warn(`plan: ${describeStep(step)} will be skipped: ${reason}`)
     for (const problem of privilegeProblems) log.warn(`plan: apply would be refused: ${problem}`)

@@ -1,4 +1,4 @@
-import { loadBackupEngine, type BackupEngine } from '../backup/backup-engine.ts'
+import { loadBackupEngine, requiredBackupDir, type BackupEngine } from '../backup/backup-engine.ts'
 import { backupTimestamp, databaseBackupDir, listBackups, newestGoodBackup } from '../backup/backup-files.ts'
 import { prepareDump } from '../backup/backup-operations.ts'
 import { join } from 'node:path'
@@ -46,7 +46,7 @@ function listedDatabase(config: Config, wanted: string | undefined): string {
 
 async function chosenBackup(config: Config, database: string, from: string | undefined): Promise<string> {
   if (from !== undefined && from !== 'latest') return from
-  const dir = config.backup.dir!
+  const dir = requiredBackupDir(config)
   const newest = newestGoodBackup(await listBackups(dir, database))
   if (!newest) throw new DbhookError(`no backup of ${JSON.stringify(database)} in ${databaseBackupDir(dir, database)}`, ExitCode.failed)
   return join(databaseBackupDir(dir, database), newest.name)

@@ -15,10 +15,6 @@ export async function closeAllConnections(): Promise<void> {
   await Promise.allSettled(closers.map((close) => close()))
 }
 
-/** How many connections are open now; tests use it to prove that none leak. */
-export function openConnectionCount(): number {
-  return open.size
-}
 
 /** Undo work registered by a command for the case that a signal stops it halfway (see `onInterrupt`). */
 const interruptCleanups = new Set<() => Promise<unknown>>()

@@ -1,3 +1,4 @@
+import type { BackupEngine } from '../backup/backup-engine.ts'
 import type { Config } from '../config/config.ts'
 import type { Logger } from '../log.ts'
 import type { DesiredState, ObservedState, PlanCapabilities, PlanResult, Step } from '../plan.ts'
@@ -56,6 +57,8 @@ export interface EngineAdapter extends PlanCapabilities {
   verify(context: RunContext): Promise<readonly string[]>
   /** The idempotent SQL a DBA can run by hand for this configuration, without connecting. */
   script(config: Config): string
+  /** The client tools and admin session that backup, restore and drill use; loaded only by those commands. */
+  backup(context: RunContext): Promise<BackupEngine>
 }
 
 /** Loads only the engine the configuration names, so the other driver is never parsed. */

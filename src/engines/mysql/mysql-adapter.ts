@@ -100,4 +100,5 @@ export const mysqlAdapter: EngineAdapter = {
   },
   verify: (context) => verifyMysql(context),
   script: (config) => mysqlScript(config),
+  backup: async (context) => (await import('./mysql-backup.ts')).mysqlBackupEngine(context),
 }

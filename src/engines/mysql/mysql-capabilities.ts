@@ -7,7 +7,6 @@ export const appPrivilegesItem = 'app-privileges'
 
 /** MySQL databases have no owner: the owner is whoever holds ALL PRIVILEGES on them. */
 export const mysqlCapabilities: PlanCapabilities = {
-  hasDatabaseOwner: false,
   databaseItems(config: Config): readonly DatabaseItem[] {
     const items: DatabaseItem[] = [
       { id: ownerPrivilegesItem, description: `grant ALL PRIVILEGES to ${JSON.stringify(config.owner.name)}`, role: config.owner.name },

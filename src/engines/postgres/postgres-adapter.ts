@@ -117,4 +117,5 @@ export const postgresAdapter: EngineAdapter = {
   },
   verify: (context) => verifyPostgres(context),
   script: (config) => postgresScript(config),
+  backup: async (context) => (await import('./postgres-backup.ts')).postgresBackupEngine(context),
 }

@@ -1,8 +1,7 @@
 import type { PlanCapabilities } from '../../plan.ts'
 import { postgresDatabaseItems } from './postgres-grants.ts'
 
-/** What the planner needs to know of PostgreSQL: databases have owners; the items each database holds. */
+/** What the planner needs to know of PostgreSQL: the items each database holds (owners come from inspection). */
 export const postgresCapabilities: PlanCapabilities = {
-  hasDatabaseOwner: true,
   databaseItems: postgresDatabaseItems,
 }
