@@ -13,20 +13,7 @@ import { runSql } from './commands/sql.ts'
 import { runBackup } from './commands/backup.ts'
 import { runRestore } from './commands/restore.ts'
 import { runDrill } from './commands/drill.ts'
-
-/** What a command reports back: its exit code and the one line that goes to the termination message. */
-export interface CommandResult {
-  readonly exitCode: number
-  readonly outcome: string
-}
-
-/** Command-line options; only restore takes any. */
-export interface CommandOptions {
-  readonly database?: string
-  readonly from?: string
-  readonly into?: string
-  readonly replace?: boolean
-}
+import type { CommandOptions, CommandResult } from './commands/command-result.ts'
 
 const runners: Record<Command, (context: RunContext, version: string, options: CommandOptions) => Promise<CommandResult>> = {
   apply: runApply,

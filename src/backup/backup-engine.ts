@@ -1,6 +1,5 @@
 import type { Readable, Writable } from 'node:stream'
 import type { Config } from '../config/config.ts'
-import { loadEngine, type RunContext } from '../engines/engine.ts'
 import { DbhookError, ExitCode } from '../errors.ts'
 
 /**
@@ -30,11 +29,6 @@ export interface BackupSession {
   /** Exact row count of every table in `name`, keyed `schema.table`. */
   rowCounts(name: string): Promise<Map<string, number>>
   close(): Promise<void>
-}
-
-/** The configured engine's backup side, through the same adapter every other command loads. */
-export async function loadBackupEngine(context: RunContext): Promise<BackupEngine> {
-  return (await loadEngine(context.config)).backup(context)
 }
 
 /** DBHOOK_BACKUP_DIR, which configuration already requires for backup and drill. */

@@ -1,11 +1,12 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { loadBackupEngine, requiredBackupDir } from '../backup/backup-engine.ts'
+import { requiredBackupDir } from '../backup/backup-engine.ts'
+import { loadBackupEngine } from '../engines/load-engine.ts'
 import { expiredBackups, databaseBackupDir, listBackups, sidecarSuffix } from '../backup/backup-files.ts'
 import { takeBackup } from '../backup/backup-operations.ts'
 import type { RunContext } from '../engines/engine.ts'
 import { ExitCode } from '../errors.ts'
-import type { CommandResult } from '../run-command.ts'
+import type { CommandResult } from './command-result.ts'
 
 /**
  * `dbhook backup`: dumps every listed database into DBHOOK_BACKUP_DIR, checks each dump, then applies retention.

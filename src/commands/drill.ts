@@ -1,11 +1,12 @@
 import { join } from 'node:path'
-import { loadBackupEngine, requiredBackupDir } from '../backup/backup-engine.ts'
+import { requiredBackupDir } from '../backup/backup-engine.ts'
+import { loadBackupEngine } from '../engines/load-engine.ts'
 import { backupTimestamp, databaseBackupDir, listBackups, newestGoodBackup } from '../backup/backup-files.ts'
 import { prepareDump } from '../backup/backup-operations.ts'
 import { engineRules } from '../config/engine-rules.ts'
 import type { RunContext } from '../engines/engine.ts'
 import { ExitCode } from '../errors.ts'
-import type { CommandResult } from '../run-command.ts'
+import type { CommandResult } from './command-result.ts'
 
 interface DrillResult {
   readonly key: string

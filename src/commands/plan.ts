@@ -1,8 +1,8 @@
 import type { RunContext } from '../engines/engine.ts'
-import { loadEngine } from '../engines/engine.ts'
+import { loadEngine } from '../engines/load-engine.ts'
 import { ExitCode } from '../errors.ts'
 import { describeStep, isInSync } from '../plan.ts'
-import type { CommandResult } from '../run-command.ts'
+import type { CommandResult } from './command-result.ts'
 import { inspectAndPlan } from './inspect-and-plan.ts'
 
 /**

@@ -1,4 +1,5 @@
-import { loadBackupEngine, requiredBackupDir, type BackupEngine } from '../backup/backup-engine.ts'
+import { requiredBackupDir, type BackupEngine } from '../backup/backup-engine.ts'
+import { loadBackupEngine } from '../engines/load-engine.ts'
 import { backupTimestamp, databaseBackupDir, listBackups, newestGoodBackup } from '../backup/backup-files.ts'
 import { prepareDump } from '../backup/backup-operations.ts'
 import { join } from 'node:path'
@@ -6,7 +7,7 @@ import type { Config } from '../config/config.ts'
 import { engineRules } from '../config/engine-rules.ts'
 import type { RunContext } from '../engines/engine.ts'
 import { DbhookError, ExitCode } from '../errors.ts'
-import type { CommandOptions, CommandResult } from '../run-command.ts'
+import type { CommandOptions, CommandResult } from './command-result.ts'
 
 /**
  * `dbhook restore --database NAME [--from FILE|latest] [--into NAME] [--replace]`: restores a backup into a new

@@ -1,8 +1,8 @@
 import { writeSync } from 'node:fs'
 import type { RunContext } from '../engines/engine.ts'
-import { loadEngine } from '../engines/engine.ts'
+import { loadEngine } from '../engines/load-engine.ts'
 import { ExitCode } from '../errors.ts'
-import type { CommandResult } from '../run-command.ts'
+import type { CommandResult } from './command-result.ts'
 
 /** `dbhook sql`: prints the SQL for a DBA to stdout (logs go to stderr); connects to nothing. */
 export async function runSql(context: RunContext): Promise<CommandResult> {

@@ -1,7 +1,7 @@
 import type { RunContext } from '../engines/engine.ts'
-import { loadEngine } from '../engines/engine.ts'
+import { loadEngine } from '../engines/load-engine.ts'
 import { ExitCode } from '../errors.ts'
-import type { CommandResult } from '../run-command.ts'
+import type { CommandResult } from './command-result.ts'
 
 /** `dbhook verify`: read-only checks as the owner; every problem is logged, exit 1 when there is any. */
 export async function runVerify(context: RunContext): Promise<CommandResult> {

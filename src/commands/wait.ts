@@ -1,7 +1,7 @@
 import type { RunContext } from '../engines/engine.ts'
-import { loadEngine } from '../engines/engine.ts'
+import { loadEngine } from '../engines/load-engine.ts'
 import { ExitCode } from '../errors.ts'
-import type { CommandResult } from '../run-command.ts'
+import type { CommandResult } from './command-result.ts'
 
 /** `dbhook wait`: exit 0 once an authenticated admin connection succeeds. */
 export async function runWait(context: RunContext): Promise<CommandResult> {

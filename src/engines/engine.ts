@@ -60,15 +60,3 @@ export interface EngineAdapter extends PlanCapabilities {
   /** The client tools and admin session that backup, restore and drill use; loaded only by those commands. */
   backup(context: RunContext): Promise<BackupEngine>
 }
-
-/** Loads only the engine the configuration names, so the other driver is never parsed. */
-export async function loadEngine(config: Config): Promise<EngineAdapter> {
-  switch (config.engine) {
-    case 'postgres':
-      return (await import('./postgres/postgres-adapter.ts')).postgresAdapter
-    case 'mysql':
-      return (await import('./mysql/mysql-adapter.ts')).mysqlAdapter
-    default:
-      throw new Error(`unknown engine ${JSON.stringify(config.engine satisfies never)}`)
-  }
-}
