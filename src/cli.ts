@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
 import { ExitCode } from './errors.ts'
 import { helpText } from './help.ts'
+import { dbhookVersion } from './version.ts'
 
-declare const DBHOOK_VERSION: string
-const version = typeof DBHOOK_VERSION === 'string' ? DBHOOK_VERSION : '0.0.0-dev'
+const version = dbhookVersion
 const commands = ['apply', 'plan', 'wait', 'verify', 'sql', 'backup', 'restore', 'drill'] as const
 
 /** argv -> command -> exit code. Everything heavier than argument parsing is loaded only when a command runs. */

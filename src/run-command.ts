@@ -1,4 +1,5 @@
-import type { Command, Config } from './config/config.ts'
+import { setTimeout as delay } from 'node:timers/promises'
+import { logLevels, type Command, type Config } from './config/config.ts'
 import { loadConfig, type Env } from './config/load-config.ts'
 import type { RunContext } from './engines/engine.ts'
 import { DbhookError, ExitCode, InterruptedError } from './errors.ts'
@@ -76,7 +77,7 @@ export async function runCommand(command: Command, env: Env, version: string, op
           if (result.status === 'rejected') log.warn(`could not undo a change made for this run: ${(result.reason as Error)?.message ?? String(result.reason)}`)
         }
       })
-      void Promise.race([Promise.all([stoppedAfterAbort, undone]), delay(gracefulStopMs)])
+      void Promise.race([Promise.all([stoppedAfterAbort, undone]), delay(gracefulStopMs, undefined, { ref: false })])
         .then(() => closeEverything(log))
         .then(() => resolve(finish(error.exitCode, error.message)))
     }
@@ -108,7 +109,7 @@ export async function runCommand(command: Command, env: Env, version: string, op
 // Before the configuration is valid the logger still honours a valid level and format, so the config error
 // itself is written the way the operator asked.
 function earlyLogOptions(env: Env, command: Command) {
-  const level = (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).find((l) => l === env.DBHOOK_LOG_LEVEL?.trim().toLowerCase()) ?? 'info'
+  const level = logLevels.find((l) => l === env.DBHOOK_LOG_LEVEL?.trim().toLowerCase()) ?? 'info'
   const format = env.DBHOOK_LOG_FORMAT?.trim().toLowerCase() === 'pretty' ? 'pretty' : 'json'
   return { level, format, fd: command === 'sql' ? 2 : 1 } as const
 }
@@ -118,10 +119,8 @@ function earlyLogOptions(env: Env, command: Command) {
 const gracefulStopMs = 400
 const forcedCloseMs = 250
 
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
-
 /** Ends every open database connection, waiting at most `forcedCloseMs`. */
 async function closeEverything(log: Logger): Promise<void> {
-  await Promise.race([closeAllConnections(), delay(forcedCloseMs)])
+  await Promise.race([closeAllConnections(), delay(forcedCloseMs, undefined, { ref: false })])
   log.debug('connections closed')
 }

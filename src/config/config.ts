@@ -4,7 +4,8 @@ export type Engine = 'postgres' | 'mysql'
 export type Command = 'apply' | 'plan' | 'wait' | 'verify' | 'sql' | 'backup' | 'restore' | 'drill'
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
 export type EventTriggerMode = 'auto' | 'on' | 'off'
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof logLevels)[number]
 export type LogFormat = 'json' | 'pretty'
 
 export interface TlsSettings {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { customCleanEnv, makeValidator, str } from 'envalid'
 import { parseBackupKey } from '../backup/backup-crypto.ts'
 import { ConfigError } from '../errors.ts'
-import type { Command, Config, Engine, EventTriggerMode, LogFormat, LogLevel, SslMode } from './config.ts'
+import { logLevels, type Command, type Config, type Engine, type EventTriggerMode, type LogFormat, type SslMode } from './config.ts'
 import { parseDatabases, type DatabaseSpec } from './databases.ts'
 import { parseDuration } from './duration.ts'
 import { engineRules } from './engine-rules.ts'
@@ -51,7 +51,6 @@ const sslModeAliases: Record<string, SslMode> = {
   'skip-verify': 'require',
 }
 
-const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** A validator whose error names the accepted values. Only used for variables that hold no secret. */
 function choice<T extends string>(what: string, table: Record<string, T>) {

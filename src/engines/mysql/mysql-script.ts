@@ -2,8 +2,7 @@ import type { Config } from '../../config/config.ts'
 import { desiredState } from '../../plan.ts'
 import { appPrivilegesItem, mysqlCapabilities } from './mysql-capabilities.ts'
 import { checkCharset, createDatabaseSql, createUserStatement, grantAppSql, grantOwnerSql, quoteAccount, quoteString, sessionSqlMode } from './mysql-statements.ts'
-
-declare const DBHOOK_VERSION: string
+import { dbhookVersion } from '../../version.ts'
 
 /**
  * The idempotent SQL a DBA runs by hand with the mariadb or mysql client for this configuration. It carries no
@@ -14,7 +13,7 @@ export function mysqlScript(config: Config): string {
   const desired = desiredState(config, mysqlCapabilities)
   const account = (name: string) => ({ user: name, host: config.mysql.userHost })
   const lines = [
-    `-- dbhook ${typeof DBHOOK_VERSION === 'string' ? DBHOOK_VERSION : 'dev'}: provisioning SQL for MySQL/MariaDB, safe to run more than once.`,
+    `-- dbhook ${dbhookVersion}: provisioning SQL for MySQL/MariaDB, safe to run more than once.`,
     '-- Run it as a user with CREATE, CREATE USER and ALL PRIVILEGES WITH GRANT OPTION, for example:',
     '--   dbhook sql > provision.sql && mariadb -u root -p < provision.sql',
     '-- The literals below use backslash escapes, which NO_BACKSLASH_ESCAPES would break:',

@@ -2,8 +2,7 @@ import type { Config } from '../../config/config.ts'
 import { desiredState } from '../../plan.ts'
 import { postgresCapabilities } from './postgres-capabilities.ts'
 import { alterOwnerSql, createDatabaseSql, createRoleSql, quoteIdentifier, quoteLiteral } from './postgres-statements.ts'
-
-declare const DBHOOK_VERSION: string
+import { dbhookVersion } from '../../version.ts'
 
 /**
  * The idempotent SQL a DBA runs by hand with psql for this configuration (`\gexec` runs each generated
@@ -13,7 +12,7 @@ declare const DBHOOK_VERSION: string
 export function postgresScript(config: Config): string {
   const desired = desiredState(config, postgresCapabilities)
   const lines = [
-    `-- dbhook ${typeof DBHOOK_VERSION === 'string' ? DBHOOK_VERSION : 'dev'}: provisioning SQL for PostgreSQL, safe to run more than once.`,
+    `-- dbhook ${dbhookVersion}: provisioning SQL for PostgreSQL, safe to run more than once.`,
     '-- Run it with psql as a role with CREATEDB (and CREATEROLE when roles are created); the per-database part',
     '-- (schema public, grants) needs the owner of schema public: a superuser on PostgreSQL 14 and older. For example:',
     '--   dbhook sql > provision.sql && psql -v ON_ERROR_STOP=1 -d postgres -f provision.sql',
