@@ -43,3 +43,9 @@ export class InterruptedError extends DbhookError {
     this.name = 'InterruptedError'
   }
 }
+
+/** What a command that threw ends with: a DbhookError's own code and words, anything else exit 1 on one line. */
+export function failureOutcome(error: unknown): { readonly exitCode: ExitCode; readonly message: string; readonly known: boolean } {
+  if (error instanceof DbhookError) return { exitCode: error.exitCode, message: error.message, known: true }
+  return { exitCode: ExitCode.failed, message: `unexpected error: ${(error as Error)?.message ?? String(error)}`, known: false }
+}

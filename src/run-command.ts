@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { logLevels, type Command, type Config } from './config/config.ts'
 import { loadConfig, type Env } from './config/load-config.ts'
 import type { RunContext } from './engines/engine.ts'
-import { DbhookError, ExitCode, InterruptedError } from './errors.ts'
+import { DbhookError, ExitCode, InterruptedError, failureOutcome } from './errors.ts'
 import { createLogger, scrubSecrets, type Logger } from './log.ts'
 import { writeTerminationMessage } from './termination.ts'
 import { closeAllConnections, runInterruptCleanups } from './engines/connections.ts'
@@ -95,11 +95,9 @@ export async function runCommand(command: Command, env: Env, version: string, op
         workStopped()
         return new Promise<number>(() => undefined) // the signal handler finishes
       }
-      const known = error instanceof DbhookError ? error : undefined
-      const exitCode = known?.exitCode ?? ExitCode.failed
-      const message = known?.message ?? `unexpected error: ${(error as Error)?.message ?? String(error)}`
+      const { exitCode, message, known } = failureOutcome(error)
       log.error({ exitCode, err: known ? undefined : error }, message)
-      if (known?.cause && log.isLevelEnabled('debug')) log.debug({ err: known.cause }, 'cause')
+      if (known && (error as Error).cause && log.isLevelEnabled('debug')) log.debug({ err: (error as Error).cause }, 'cause')
       return finish(exitCode, message)
     }
   })()
