@@ -29,10 +29,33 @@ async function streamPlaintext(source: string, key: Buffer | undefined, consume:
     return
   }
   const plaintext = new PassThrough()
-  const feeding = pipeline(createReadStream(source), decryptingStream(key), plaintext)
+  // A consumer may stop reading before the end (pg_restore 18 leaves the archive's last bytes unread); the file is
+  // still decrypted to its end, so that its GCM tag is checked all the same.
+  const feeding = pipeline(createReadStream(source), decryptingStream(key), forwardWhileOpen(plaintext))
   const results = await Promise.allSettled([feeding, consume(plaintext)])
   const failure = firstFailure(results)
   if (failure) throw failure
+}
+
+/** Writes into `target` until it is closed (its reader went away), then swallows the rest; ends it at the end. */
+function forwardWhileOpen(target: PassThrough): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (target.destroyed) return callback()
+      if (target.write(chunk)) return callback()
+      const done = () => {
+        target.off('drain', done)
+        target.off('close', done)
+        callback()
+      }
+      target.once('drain', done)
+      target.once('close', done)
+    },
+    final(callback) {
+      if (!target.destroyed) target.end()
+      callback()
+    },
+  })
 }
 
 export interface TakenBackup {
@@ -67,7 +90,12 @@ export async function takeBackup(engine: BackupEngine, session: BackupSession, d
     const sink = createWriteStream(temporary, { flags: 'wx', mode: 0o600, flush: true })
     const stages: (Readable | Writable)[] = key ? [encryptingStream(key), tap, sink] : [tap, sink]
     const written = pipeline([head, ...stages] as unknown as [PassThrough, Writable])
-    const results = await Promise.allSettled([session.dump(database, head), written])
+    // A dump that fails before its tool wrote anything must still end the file's stream.
+    const dumping = session.dump(database, head).catch((error: unknown) => {
+      head.destroy(error as Error)
+      throw error
+    })
+    const results = await Promise.allSettled([dumping, written])
     const failure = firstFailure(results)
     if (failure) throw new DbhookError(`backup of ${JSON.stringify(database)} failed: ${message(failure)}`, ExitCode.failed, { cause: failure })
     const manifest = (results[0] as PromiseFulfilledResult<Manifest>).value

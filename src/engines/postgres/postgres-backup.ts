@@ -97,8 +97,9 @@ async function connectSession(context: RunContext, tools: PostgresTools): Promis
   let access: OwnerAccess | undefined
   try {
     // The same facts apply reads: the server's version (read once, here) and what the admin may do for the owner.
-    const { facts } = await inspectServer(client, { roles: [{ name: config.owner.name, kind: 'owner' }], databases: [] }, Promise.resolve(new Map()), [])
+    // Lendings of killed runs go first: the facts must not count on them.
     await dropAbandonedLendings(client, context)
+    const { facts } = await inspectServer(client, { roles: [{ name: config.owner.name, kind: 'owner' }], databases: [] }, Promise.resolve(new Map()), [])
     access = await ownerAccess({ client, facts, context, connectAdmin: () => connectTo(config.admin.database, adminLogin) })
     log.debug({ mode: access.mode, owner: access.owner }, 'acting as the owner')
     return new PostgresBackupSession(context, tools, client, facts, access, connectTo)
@@ -264,8 +265,18 @@ class PostgresBackupSession implements BackupSession {
   }
 
   async dropDatabase(name: string): Promise<void> {
-    // DROP DATABASE needs its owner, and cannot run in a transaction: an admin that may not act as the owner
-    // takes the database back first, in a transaction that lends and takes back the membership.
+    // DROP DATABASE needs the owner's privileges, and cannot run in a transaction. An admin that may SET ROLE to
+    // the owner (without inheriting its privileges) drops it as the owner; one that may not takes the database
+    // back first, in a transaction that lends and takes back the membership.
+    if (this.access.setRole) {
+      await this.client.query(this.access.setRole)
+      try {
+        await this.client.query(`DROP DATABASE IF EXISTS ${ident(name)}`)
+      } finally {
+        await this.client.query('RESET ROLE')
+      }
+      return
+    }
     if (!this.access.adminActsAsOwner && (await this.databaseExists(name))) {
       await this.inLentTransaction(`ALTER DATABASE ${ident(name)} OWNER TO CURRENT_USER`)
     }
@@ -277,7 +288,9 @@ class PostgresBackupSession implements BackupSession {
     const owner = this.access.owner
     try {
       await this.client.query('BEGIN')
-      await this.client.query(grantMembershipSql(owner, this.facts.major))
+      // ALTER DATABASE … OWNER needs the owner's privileges (PostgreSQL 16+: an inheriting grant), for this
+      // transaction only.
+      await this.client.query(this.facts.major >= 16 ? `GRANT ${ident(owner)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE` : grantMembershipSql(owner, this.facts.major))
       await this.client.query(sql)
       await this.client.query(revokeMembershipSql(owner))
       await this.client.query('COMMIT')
