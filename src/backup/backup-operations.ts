@@ -158,8 +158,9 @@ export async function prepareDump(engine: BackupEngine, file: string, key: Buffe
     throw new DbhookError(`backup ${file} is encrypted: set DBHOOK_BACKUP_KEY_FILE to the key it was made with`, ExitCode.failed)
   }
   const manifestPath = companions.find((path) => path.endsWith(manifestFileName(file.split('/').at(-1)!)))
-  const manifest = manifestPath ? await readManifest(file, manifestPath, encrypted ? key : undefined) : undefined
+  const recorded = async () => (manifestPath ? await readManifest(file, manifestPath, encrypted ? key : undefined) : undefined)
   if (!encrypted) {
+    const manifest = await recorded()
     await checkOrThrow(engine, file, file)
     return { path: file, encrypted, sidecar, manifest, bytes, cleanup: async () => undefined }
   }
@@ -174,12 +175,13 @@ export async function prepareDump(engine: BackupEngine, file: string, key: Buffe
     throw error
   }
   try {
+    const manifest = await recorded()
     await checkOrThrow(engine, path, file)
+    return { path, encrypted, sidecar, manifest, bytes, cleanup }
   } catch (error) {
     await cleanup()
     throw error
   }
-  return { path, encrypted, sidecar, manifest, bytes, cleanup }
 }
 
 async function readManifest(file: string, path: string, key: Buffer | undefined): Promise<Manifest> {
