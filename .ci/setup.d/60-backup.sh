@@ -1,5 +1,6 @@
 # Backups (test/integration/backup-*.test.ts) run Debian's pg_dump/pg_restore (15: they dump servers up to 15,
-# so those tests use PostgreSQL 13 and 15) and mariadb-dump/mariadb.
+# so those tests use PostgreSQL 13 and 15 with them), PostgreSQL 18's client tools for 16 and 18 (below), and
+# mariadb-dump/mariadb.
 apt_install postgresql-client mariadb-client
 for tool in pg_dump pg_restore mariadb-dump mariadb; do
   command -v "$tool" >/dev/null || { echo "60-backup.sh: $tool is missing after apt_install postgresql-client mariadb-client; the backup tests cannot run" >&2; exit 1; }
