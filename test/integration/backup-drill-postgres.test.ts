@@ -224,6 +224,21 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
     expect(await memberships()).toEqual(before)
   }, 300_000)
 
+  test("an extension the new database already has from template1, owned by the superuser, does not fail the restore on its COMMENT", async () => {
+    // COMMENT ON EXTENSION needs the extension's owner; a drill that is not a superuser leaves it out.
+    await server.query('CREATE EXTENSION IF NOT EXISTS pg_trgm', [], { database: 'template1' })
+    try {
+      const { database, env } = await provisioned()
+      const backup = await runDbhook(['backup'], env)
+      expect(backup.code, backup.stdout).toBe(0)
+      const drill = await runDbhook(['drill'], env)
+      expect(drill.code, drill.stdout).toBe(0)
+      expect(summaryOf(drill, database)).toMatchObject({ result: 'passed', comparedWith: 'manifest' })
+    } finally {
+      await server.query('DROP EXTENSION pg_trgm', [], { database: 'template1' })
+    }
+  })
+
   // Only servers newer than Debian's pg_dump have something to refuse.
   if (major > 15) test("Debian's pg_dump 15 is refused before anything is written, naming both versions", async () => {
     const { env } = await provisioned()
