@@ -11,9 +11,9 @@ Commands:
   wait     exit 0 once an authenticated connection as the admin succeeds
   verify   check as the owner that every database exists, is owned by it and accepts a table
   sql      print the idempotent SQL (psql, \\gexec) a DBA can run by hand; connects to nothing
-  backup   dump every database into DBHOOK_BACKUP_DIR, check each dump, then apply retention
+  backup   dump every database into DBHOOK_BACKUP_DIR with a manifest, check each dump, then apply retention
   restore  restore a backup into a new database (default <name>_restore_<timestamp>)
-  drill    restore the newest backups into scratch databases and compare row counts with the sources
+  drill    restore the newest backups into scratch databases and compare them with the backups' manifests
 
 Options:
   -h, --help     show this text

@@ -1,4 +1,4 @@
-import { requiredBackupDir, type BackupEngine } from '../backup/backup-engine.ts'
+import { requiredBackupDir, type BackupSession } from '../backup/backup-engine.ts'
 import { loadBackupEngine } from '../engines/load-engine.ts'
 import { backupTimestamp, databaseBackupDir, listBackups, newestGoodBackup } from '../backup/backup-files.ts'
 import { prepareDump } from '../backup/backup-operations.ts'
@@ -25,11 +25,16 @@ export async function runRestore(context: RunContext, _version: string, options:
   if (nameProblem) throw new DbhookError(`--into ${JSON.stringify(target)} ${nameProblem}`, ExitCode.usage)
 
   const dump = await prepareDump(engine, file, config.backup.key, false)
+  const session = await engine.connect().catch(async (error: unknown) => {
+    await dump.cleanup()
+    throw error
+  })
   if (dump.sidecar === 'no sidecar') log.warn(`${file} has no SHA-256 sidecar: restoring it unchecked against one`)
   try {
-    await restoreInto(context, engine, dump.path, target, options.replace === true)
+    await restoreInto(context, session, dump.path, target, options.replace === true)
   } finally {
     await dump.cleanup()
+    await session.close()
   }
   const outcome = `restored ${file} into ${target}`
   log.info({ summary: true, database, file, into: target, durationMs: Date.now() - started }, `restore finished: ${outcome}`)
@@ -53,32 +58,27 @@ async function chosenBackup(config: Config, database: string, from: string | und
   return join(databaseBackupDir(dir, database), newest.name)
 }
 
-async function restoreInto(context: RunContext, engine: BackupEngine, dump: string, target: string, replace: boolean): Promise<void> {
+async function restoreInto(context: RunContext, session: BackupSession, dump: string, target: string, replace: boolean): Promise<void> {
   const { log } = context
-  const session = await engine.connect()
+  if (await session.databaseExists(target)) {
+    if (!replace) {
+      throw new DbhookError(`database ${JSON.stringify(target)} exists: restore never writes over a database; choose another --into, or add --replace to drop and restore it`, ExitCode.failed)
+    }
+    const others = await session.otherSessions(target)
+    if (others.length > 0) {
+      throw new DbhookError(
+        `refusing to replace ${JSON.stringify(target)}: ${others.length} other sessions are connected to it (${others.join(', ')}); stop the application (scale it to zero) and run restore again`,
+        ExitCode.failed,
+      )
+    }
+    log.warn(`--replace: dropping database ${target}`)
+    await session.dropDatabase(target)
+  }
+  await session.createDatabase(target)
   try {
-    if (await session.databaseExists(target)) {
-      if (!replace) {
-        throw new DbhookError(`database ${JSON.stringify(target)} exists: restore never writes over a database; choose another --into, or add --replace to drop and restore it`, ExitCode.failed)
-      }
-      const others = await session.otherSessions(target)
-      if (others.length > 0) {
-        throw new DbhookError(
-          `refusing to replace ${JSON.stringify(target)}: ${others.length} other sessions are connected to it (${others.join(', ')}); stop the application (scale it to zero) and run restore again`,
-          ExitCode.failed,
-        )
-      }
-      log.warn(`--replace: dropping database ${target}`)
-      await session.dropDatabase(target)
-    }
-    await session.createDatabase(target)
-    try {
-      await engine.restore(dump, target)
-    } catch (error) {
-      await session.dropDatabase(target).catch(() => undefined)
-      throw new DbhookError(`restore into ${JSON.stringify(target)} failed and the database was dropped again: ${(error as Error).message}`, ExitCode.failed, { cause: error })
-    }
-  } finally {
-    await session.close()
+    await session.restore(dump, target)
+  } catch (error) {
+    await session.dropDatabase(target).catch(() => undefined)
+    throw new DbhookError(`restore into ${JSON.stringify(target)} failed and the database was dropped again: ${(error as Error).message}`, ExitCode.failed, { cause: error })
   }
 }

@@ -80,7 +80,11 @@ describe('the rendered backup CronJobs run against a real PostgreSQL 15', () => 
       '/var/run/secrets/dbhook/backup-key/key': expect.stringMatching(/^04[04]0$/),
     })
     const files = (await readdir(join(claimDir, 'openzro'))).sort()
-    expect(files).toEqual([expect.stringMatching(/^openzro-\d{8}T\d{6}Z\.dump$/), expect.stringMatching(/^openzro-\d{8}T\d{6}Z\.dump\.sha256$/)])
+    expect(files).toEqual([
+      expect.stringMatching(/^openzro-\d{8}T\d{6}Z\.dump$/),
+      expect.stringMatching(/^openzro-\d{8}T\d{6}Z\.dump\.sha256$/),
+      expect.stringMatching(/^openzro-\d{8}T\d{6}Z\.manifest$/),
+    ])
     // Encrypted at rest: no pg_dump custom-format header, no row data in clear.
     const dump = await readFile(join(claimDir, 'openzro', files[0]!))
     expect(dump.subarray(0, 5).toString()).not.toBe('PGDMP')

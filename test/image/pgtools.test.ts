@@ -123,9 +123,10 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the pgtools image built with po
     const backup = await runPgtools(['backup'], { env, volumes })
     expect(backup.code, backup.stdout + backup.stderr).toBe(0)
     const files = (await readdir(join(backupDir, 'pgtools_main'))).sort()
-    expect(files).toHaveLength(2)
+    expect(files).toHaveLength(3)
     expect(files[0]).toMatch(/^pgtools_main-\d{8}T\d{6}Z\.dump$/)
     expect(files[1]).toBe(`${files[0]}.sha256`)
+    expect(files[2]).toBe(files[0]!.replace(/\.dump$/, '.manifest'))
 
     const drill = await runPgtools(['drill'], { env, volumes: [`${backupDir}:/var/backups/dbhook:ro`] })
     expect(drill.code, drill.stdout + drill.stderr).toBe(0)

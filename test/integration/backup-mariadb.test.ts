@@ -51,7 +51,8 @@ describe('backups on MariaDB', () => {
 
     const drill = await runDbhook(['drill'], env)
     expect(drill.code, drill.stdout).toBe(0)
-    expect(drill.terminationMessage).toContain(`drill: passed: ${database} passed (1 tables, 300 rows from ${file})`)
+    expect(drill.terminationMessage).toMatch(new RegExp(`^drill: passed: ${database} from \\S+Z \\(0 min old\\), 1 tables, 300 rows, [\\d.]+ KiB, restored in [\\d.]+ s\n?$`))
+    expect(drill.logs.find((line) => line.summary)?.databases).toMatchObject([{ name: database, file, result: 'passed', comparedWith: 'manifest' }])
 
     await server.query(`INSERT INTO ${database}.items (label) VALUES ('after the backup')`)
     const restore = await runDbhook(['restore', '--database', database, '--into', 'shop_restored'], env)

@@ -91,7 +91,7 @@ describe('files on disk', () => {
     const { createHash } = await import('node:crypto')
     await writeSidecar(file, createHash('sha256').update('dump content').digest('hex'))
     expect(await readFile(`${file}.sha256`, 'utf8')).toMatch(/^[0-9a-f]{64} {2}app-20261123T023000Z\.dump\n$/)
-    expect(await verifySidecar(file, true)).toBe('verified')
+    expect((await verifySidecar(file, true)).sidecar).toBe('verified')
     await writeFile(file, 'dump contenT')
     await expect(verifySidecar(file, true)).rejects.toThrow('is damaged or truncated')
   })
@@ -100,7 +100,22 @@ describe('files on disk', () => {
     const file = join(dir, 'by-hand.dump')
     await writeFile(file, 'x')
     await expect(verifySidecar(file, true)).rejects.toThrow('has no readable SHA-256 sidecar')
-    expect(await verifySidecar(file, false)).toBe('no sidecar')
+    expect((await verifySidecar(file, false)).sidecar).toBe('no sidecar')
+  })
+
+  test('a sidecar covers the manifest too: a changed or missing manifest is named', async () => {
+    const { createHash } = await import('node:crypto')
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+    const file = join(dir, 'app-20261124T023000Z.dump')
+    const manifest = join(dir, 'app-20261124T023000Z.manifest')
+    await writeFile(file, 'dump')
+    await writeFile(manifest, '{}')
+    await writeSidecar(file, sha('dump'), [{ name: 'app-20261124T023000Z.manifest', digest: sha('{}') }])
+    expect(await verifySidecar(file, true)).toEqual({ sidecar: 'verified', companions: [manifest] })
+    await writeFile(manifest, '{ }')
+    await expect(verifySidecar(file, true)).rejects.toThrow(`backup ${file}: ${manifest} is damaged or truncated`)
+    await rm(manifest)
+    await expect(verifySidecar(file, true)).rejects.toThrow(`backup ${file} is incomplete: ${manifest}, which its sidecar lists, does not exist`)
   })
 
   test('an encrypted backup is told apart by its magic', async () => {

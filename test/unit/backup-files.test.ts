@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { backupFileName, backupsAmong, backupTimestamp, expiredBackups, newestGoodBackup, parseBackupTimestamp } from '../../src/backup/backup-files.ts'
+import { backupFileName, backupsAmong, backupTimestamp, expiredBackups, manifestFileName, newestFinishedBackup, newestGoodBackup, parseBackupTimestamp, parseSidecar } from '../../src/backup/backup-files.ts'
 
 const at = (iso: string) => new Date(iso)
 
@@ -16,18 +16,45 @@ describe('backup file names', () => {
     }
   })
 
-  test('only files of this database with a timestamp are backups; good ones have a sidecar', () => {
+  test('only files of this database with a timestamp are backups; good ones have a sidecar and what it lists', () => {
     const names = [
       'app-20261120T020000Z.dump',
       'app-20261120T020000Z.dump.sha256',
+      'app-20261120T020000Z.manifest',
       'app-20261121T020000Z.dump',
+      'app-20261122T020000Z.dump',
+      'app-20261122T020000Z.dump.sha256',
+      'app-20261123T020000Z.dump',
+      'app-20261123T020000Z.dump.sha256',
       'app_other-20261121T020000Z.dump',
       '.app-20261122T020000Z.123.partial',
       'app-notes.txt',
     ]
-    expect(backupsAmong('app', names)).toEqual([
-      { name: 'app-20261120T020000Z.dump', takenAt: at('2026-11-20T02:00:00Z'), good: true },
-      { name: 'app-20261121T020000Z.dump', takenAt: at('2026-11-21T02:00:00Z'), good: false },
+    // 22: a sidecar of an older dbhook, listing only the dump; 23: the sidecar lists a manifest that is gone.
+    const listed: Record<string, string[]> = {
+      'app-20261120T020000Z.dump': ['app-20261120T020000Z.manifest'],
+      'app-20261122T020000Z.dump': [],
+      'app-20261123T020000Z.dump': ['app-20261123T020000Z.manifest'],
+    }
+    const backups = backupsAmong('app', names, (name) => listed[name])
+    expect(backups).toEqual([
+      { name: 'app-20261120T020000Z.dump', takenAt: at('2026-11-20T02:00:00Z'), finished: true, good: true, manifest: true },
+      { name: 'app-20261121T020000Z.dump', takenAt: at('2026-11-21T02:00:00Z'), finished: false, good: false, manifest: false },
+      { name: 'app-20261122T020000Z.dump', takenAt: at('2026-11-22T02:00:00Z'), finished: true, good: true, manifest: false },
+      { name: 'app-20261123T020000Z.dump', takenAt: at('2026-11-23T02:00:00Z'), finished: true, good: false, manifest: false },
+    ])
+    // The drill proves the newest finished backup, restore takes the newest good one.
+    expect(newestFinishedBackup(backups)?.name).toBe('app-20261123T020000Z.dump')
+    expect(newestGoodBackup(backups)?.name).toBe('app-20261122T020000Z.dump')
+  })
+
+  test('a manifest is named after its dump; sidecars are read in sha256sum format', () => {
+    expect(manifestFileName('dex-20261123T020000Z.dump')).toBe('dex-20261123T020000Z.manifest')
+    const a = 'a'.repeat(64)
+    const b = 'B'.repeat(64)
+    expect(parseSidecar(`${a}  dex.dump\n${b} *dex.manifest\nnot a line\n`)).toEqual([
+      { digest: a, name: 'dex.dump' },
+      { digest: 'b'.repeat(64), name: 'dex.manifest' },
     ])
   })
 })
@@ -38,8 +65,9 @@ describe('retention', () => {
       'app',
       days.flatMap((day) => {
         const name = `app-202611${String(day).padStart(2, '0')}T020000Z.dump`
-        return bad.includes(day) ? [name] : [name, `${name}.sha256`]
+        return bad.includes(day) ? [name] : [name, `${name}.sha256`, manifestFileName(name)]
       }),
+      (name) => [manifestFileName(name)],
     )
   const names = (list: { name: string }[]) => list.map((b) => b.name.slice(4, 12))
 

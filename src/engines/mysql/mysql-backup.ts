@@ -1,7 +1,10 @@
 import { createReadStream } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import type { RowDataPacket } from 'mysql2/promise'
+import { pipeline } from 'node:stream/promises'
 import type { BackupEngine, BackupSession } from '../../backup/backup-engine.ts'
+import type { Inventory, Manifest } from '../../backup/backup-manifest.ts'
+import { MysqlDumpInventory } from '../../backup/mysql-dump-inventory.ts'
 import { findTool, runTool } from '../../backup/backup-process.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { RunContext } from '../engine.ts'
@@ -69,31 +72,44 @@ export async function mysqlBackupEngine(context: RunContext): Promise<BackupEngi
     throw new DbhookError('mariadb-dump (or mysqldump) and mariadb (or mysql) not found on PATH: backups need the MariaDB/MySQL client tools (the -pgtools image has them)', ExitCode.config)
   }
   return {
-    dump: (database: string, output: Writable) =>
-      runTool({
-        command: dumpTool,
-        // No --databases: the dump holds no CREATE DATABASE or USE, so it restores into a database of any name.
-        args: [...clientArguments(context), '--single-transaction', '--routines', '--triggers', '--hex-blob', '--default-character-set=utf8mb4', '--', database],
-        env: clientEnvironment(context),
-        output,
-        signal: context.signal,
-      }),
     check: (input: Readable) => checkMysqlDump(input),
-    restore: (file: string, database: string) =>
-      runTool({
-        command: client,
-        args: [...clientArguments(context), '--default-character-set=utf8mb4', '--batch', `--database=${database}`],
-        env: clientEnvironment(context),
-        input: createReadStream(file),
-        signal: context.signal,
-      }),
     async connect(): Promise<BackupSession> {
       const material = readMysqlTlsMaterial(config.tls)
       const connection = await connectMysqlWithWait(context, material, { user: config.admin.user, password: config.admin.password }, 'DBHOOK_ADMIN_PASSWORD')
       const [versionRows] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS v')
       const version = String(versionRows[0]?.v ?? '')
+      const server = `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version.split('-')[0]}`
       return {
-        server: `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version.split('-')[0]}`,
+        server,
+        readyToDump: async () => undefined,
+        async dump(database: string, output: Writable): Promise<Manifest> {
+          // mariadb-dump's consistent snapshot starts after this moment: the backup holds at least what was
+          // committed by then.
+          const [clock] = await connection.query<RowDataPacket[]>('SELECT UNIX_TIMESTAMP(NOW(6)) AS t')
+          const snapshotAt = new Date(Number(clock[0]?.t) * 1000)
+          const inventory = new MysqlDumpInventory()
+          const written = pipeline(inventory, output)
+          const dumped = runTool({
+            command: dumpTool,
+            // No --databases: the dump holds no CREATE DATABASE or USE, so it restores into a database of any name.
+            args: [...clientArguments(context), '--single-transaction', '--routines', '--triggers', '--hex-blob', '--default-character-set=utf8mb4', '--', database],
+            env: clientEnvironment(context),
+            output: inventory,
+            signal: context.signal,
+          })
+          const results = await Promise.allSettled([dumped, written])
+          const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
+          if (failed) throw failed.reason
+          return { database, server, snapshotAt, method: 'dump', inventory: inventory.inventory() }
+        },
+        restore: (file: string, database: string) =>
+          runTool({
+            command: client,
+            args: [...clientArguments(context), '--default-character-set=utf8mb4', '--batch', `--database=${database}`],
+            env: clientEnvironment(context),
+            input: createReadStream(file),
+            signal: context.signal,
+          }),
         async databaseExists(name) {
           const [rows] = await connection.query<RowDataPacket[]>('SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [name])
           return rows.length === 1
@@ -120,17 +136,26 @@ export async function mysqlBackupEngine(context: RunContext): Promise<BackupEngi
           )
           return rows.map((r) => `id ${r.id} ${r.user}@${r.host}`)
         },
-        async rowCounts(name) {
-          const [tables] = await connection.query<RowDataPacket[]>(
-            "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY 1",
+        async inventory(name): Promise<Inventory> {
+          const [listed] = await connection.query<RowDataPacket[]>(
+            'SELECT table_name AS t, table_type AS k FROM information_schema.tables WHERE table_schema = ? ORDER BY 1',
             [name],
           )
-          const counts = new Map<string, number>()
-          for (const { t } of tables) {
-            const [rows] = await connection.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(name)}.${quoteIdentifier(String(t))}`)
-            counts.set(String(t), Number(rows[0]?.n ?? 0))
+          const tables = new Map<string, number>()
+          const objects = new Set<string>()
+          for (const { t, k } of listed) {
+            if (k === 'VIEW') objects.add(`view ${t}`)
+            else if (k === 'SEQUENCE') objects.add(`sequence ${t}`)
+            else if (k === 'BASE TABLE') {
+              const [rows] = await connection.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(name)}.${quoteIdentifier(String(t))}`)
+              tables.set(String(t), Number(rows[0]?.n ?? 0))
+            }
           }
-          return counts
+          const [routines] = await connection.query<RowDataPacket[]>('SELECT routine_type AS k, routine_name AS r FROM information_schema.routines WHERE routine_schema = ?', [name])
+          for (const { k, r } of routines) objects.add(`${String(k).toLowerCase()} ${r}`)
+          const [triggers] = await connection.query<RowDataPacket[]>('SELECT trigger_name AS t FROM information_schema.triggers WHERE trigger_schema = ?', [name])
+          for (const { t } of triggers) objects.add(`trigger ${t}`)
+          return { tables, objects, sequences: new Map() }
         },
         async close() {
           await closeMysql(connection)
