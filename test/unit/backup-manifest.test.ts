@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import { describe, expect, test } from 'vitest'
 import { formatAge, formatBytes, formatCount, formatDuration, formatInstant } from '../../src/backup/backup-figures.ts'
 import { compareWithManifest, parseManifest, serializeManifest, type Inventory, type Manifest } from '../../src/backup/backup-manifest.ts'
-import { MysqlDumpInventory } from '../../src/backup/mysql-dump-inventory.ts'
+import { MysqlDumpInventory } from '../../src/engines/mysql/mysql-dump-inventory.ts'
 import { filterList, toolMajor, withoutTransactionTimeout } from '../../src/engines/postgres/postgres-backup.ts'
 
 const inventory = (tables: [string, number][], objects: string[] = [], sequences: [string, string, boolean, string][] = []): Inventory => ({

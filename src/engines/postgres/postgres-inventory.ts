@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { Inventory, SequenceState } from './backup-manifest.ts'
+import type { Inventory, SequenceState } from '../../backup/backup-manifest.ts'
 
 const { escapeIdentifier: id } = pg
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { onInterrupt } from '../engines/connections.ts'
-import type { RunContext } from '../engines/engine.ts'
-import type { AdminFacts } from '../engines/postgres/postgres-inspect.ts'
-import { grantMembershipSql, revokeMembershipSql } from '../engines/postgres/postgres-statements.ts'
-import { DbhookError, ExitCode } from '../errors.ts'
+import { onInterrupt } from '../connections.ts'
+import type { RunContext } from '../engine.ts'
+import type { AdminFacts } from './postgres-inspect.ts'
+import { grantMembershipSql, revokeMembershipSql } from './postgres-statements.ts'
+import { DbhookError, ExitCode } from '../../errors.ts'
 
 const { escapeIdentifier: id, escapeLiteral: literal } = pg
 

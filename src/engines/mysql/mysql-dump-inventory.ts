@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream'
-import type { Inventory } from './backup-manifest.ts'
+import type { Inventory } from '../../backup/backup-manifest.ts'
 
 const newline = 0x0a
 const quote = 0x27
