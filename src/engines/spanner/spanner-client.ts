@@ -57,6 +57,23 @@ export function readDatabase(message: DatabaseMessage): SpannerDatabase {
   }
 }
 
+/**
+ * Google's client stays outside the bundle (it reads descriptor files beside its own modules), so it must be
+ * installed: npm installs it with dbhook, and the image ships it only in its -spanner variant.
+ */
+async function loadClientLibrary(): Promise<typeof import('@google-cloud/spanner')> {
+  try {
+    return await import('@google-cloud/spanner')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException)?.code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw new DbhookError(
+      "DBHOOK_ENGINE=spanner needs Google's client library @google-cloud/spanner, which this installation lacks: use the image's -spanner variant (ghcr.io/dbhook/dbhook:<version>-spanner; the chart's spanner block does), or install dbhook with npm, which installs it",
+      ExitCode.config,
+      { cause: error },
+    )
+  }
+}
+
 // A query both dialects parse; only a PostgreSQL-dialect database has a pg_catalog schema.
 const dialectProbe = "SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'pg_catalog'"
 
@@ -81,7 +98,7 @@ export class SpannerAdmin {
 
   static async open(context: RunContext): Promise<SpannerAdmin> {
     const settings = spannerSettings(context.config)
-    const { Spanner } = await import('@google-cloud/spanner')
+    const { Spanner } = await loadClientLibrary()
     const spanner = new Spanner({
       projectId: settings.project,
       // Built-in metrics export to Cloud Monitoring, which needs a permission of its own and a network path.
