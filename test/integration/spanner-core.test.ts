@@ -31,7 +31,7 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
   let emulator: SpannerEmulator
 
   beforeAll(async () => {
-    emulator = await startSpannerEmulator()
+    emulator = await startSpannerEmulator({ logRequests: true })
   })
   afterAll(async () => {
     await emulator?.stop()
@@ -79,8 +79,11 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
     expect(after.code, after.stdout).toBe(0)
     expect(after.terminationMessage.trim()).toBe('plan: in sync: 4 databases, nothing to do')
 
+    const mark = emulator.mark()
     const second = await runDbhook(['apply'], env)
     expect(second.code, second.stdout).toBe(0)
+    expect(await emulator.requestsSince(mark)).toMatchObject({ 'DatabaseAdmin.ListDatabases': 1 })
+    expect((await emulator.requestsSince(mark))['DatabaseAdmin.CreateDatabase']).toBeUndefined()
     expect(summaryOf(second)).toMatchObject({ statements: 0 })
     expect(summaryOf(second)?.databases.map((db) => db.result)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged'])
     expect(await emulator.databases(project, instance)).toEqual(openzroNames)
@@ -92,6 +95,22 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
     const wait = await runDbhook(['wait'], { ...env, DBHOOK_DATABASES: '' })
     expect(wait.code, wait.stdout).toBe(0)
     expect(wait.terminationMessage).toContain(`Cloud Spanner instance projects/${project}/instances/${instance} (emulator at ${emulator.address}) answers`)
+  })
+
+  test('plan makes one ListDatabases call for 12 databases as for 1, and creates nothing', async () => {
+    const instance = uniqueInstance()
+    await emulator.createInstance(project, instance)
+    const twelve = Array.from({ length: 12 }, (_, i) => `db_${String(i + 1).padStart(2, '0')}`)
+    expect((await runDbhook(['apply'], envFor(instance, twelve.join(',')))).code).toBe(0)
+    for (const databases of [twelve.slice(0, 1), twelve]) {
+      const mark = emulator.mark()
+      const plan = await runDbhook(['plan'], envFor(instance, databases.join(',')))
+      expect(plan.code, plan.stdout).toBe(0)
+      const requests = await emulator.requestsSince(mark)
+      expect(requests['DatabaseAdmin.ListDatabases'], JSON.stringify(requests)).toBe(1)
+      expect(requests['DatabaseAdmin.CreateDatabase']).toBeUndefined()
+      expect(requests['DatabaseAdmin.GetDatabase']).toBeUndefined()
+    }
   })
 
   test('8 concurrent applies create each database once and all exit 0', async () => {

@@ -27,6 +27,13 @@ export interface SpannerEmulator {
   databases(project: string, instance: string): Promise<string[]>
   /** Applies DDL to a database and resolves to the operation's error message, or undefined when it applied. */
   applyDdl(project: string, instance: string, database: string, statements: string[]): Promise<string | undefined>
+  /** Where the request log stands now, for `requestsSince` (only with `logRequests`). */
+  mark(): number
+  /**
+   * How many gRPC requests of each method (`DatabaseAdmin.ListDatabases`) the emulator received since `mark`: every
+   * request a finished dbhook run made is counted, because a marker request sent afterwards is awaited first.
+   */
+  requestsSince(mark: number): Promise<Record<string, number>>
   /** Stops both processes (the gateway and the emulator_main it started). */
   stop(): Promise<void>
   /** Starts again on the same ports, empty (the emulator keeps nothing across a restart). */
@@ -47,7 +54,7 @@ async function emulatorDir(): Promise<string> {
  * Starts gateway_main (which starts emulator_main) on free loopback ports, in a process group of its own so that
  * stop() ends both. Resolves once the REST API answers.
  */
-export async function startSpannerEmulator(): Promise<SpannerEmulator> {
+export async function startSpannerEmulator(options: { logRequests?: boolean } = {}): Promise<SpannerEmulator> {
   const dir = await emulatorDir()
   const host = '127.0.0.1'
   const grpcPort = await freePort()
@@ -65,7 +72,8 @@ export async function startSpannerEmulator(): Promise<SpannerEmulator> {
 
   const start = async () => {
     output = ''
-    child = spawn(join(dir, 'gateway_main'), ['--hostname', host, '--grpc_port', String(grpcPort), '--http_port', String(httpPort), '--grpc_binary', join(dir, 'emulator_main')], {
+    const logging = options.logRequests ? ['--log_requests', '--copy_emulator_stdout'] : []
+    child = spawn(join(dir, 'gateway_main'), ['--hostname', host, '--grpc_port', String(grpcPort), '--http_port', String(httpPort), '--grpc_binary', join(dir, 'emulator_main'), ...logging], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -151,6 +159,21 @@ export async function startSpannerEmulator(): Promise<SpannerEmulator> {
       if (!response.ok) return JSON.stringify(json.error ?? json)
       const done = await waitOperation(json)
       return done.error ? JSON.stringify(done.error) : undefined
+    },
+    mark: () => output.length,
+    async requestsSince(mark) {
+      if (!options.logRequests) throw new Error('startSpannerEmulator({ logRequests: true }) is needed to count requests')
+      const marker = `marker-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
+      await fetch(`${rest}/projects/dbhook-marker/instances/${marker}`).catch(() => undefined)
+      for (let i = 0; !output.includes(marker, mark); i++) {
+        if (i > 600) throw new Error('the emulator never logged the marker request')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const counts: Record<string, number> = {}
+      // Up to the marker's own request line, which names the marker on the line after it.
+      const window = output.slice(mark, output.lastIndexOf('Request[', output.indexOf(marker, mark)))
+      for (const match of window.matchAll(/Request\[([A-Za-z.]+)\]/g)) counts[match[1]!] = (counts[match[1]!] ?? 0) + 1
+      return counts
     },
     stop,
     start,

@@ -113,7 +113,10 @@ export class SpannerAdmin {
     return new SpannerAdmin(spanner, context)
   }
 
-  /** Every database of the instance: one ListDatabases call (one page holds an instance's limit of 100 and more). */
+  /**
+   * Every database of the instance: one ListDatabases call however many databases are listed. No page size is
+   * asked for, which means the server's largest; the library follows further pages should there be any.
+   */
   listDatabases(): Promise<SpannerDatabase[]> {
     const admin = this.spanner.getDatabaseAdminClient()
     return this.retrying({ action: `list the databases of ${this.path}`, permission: 'spanner.databases.list', instancePath: this.path }, async (timeout) => {
