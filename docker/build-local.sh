@@ -16,9 +16,10 @@
 #                 mariadb, with the libraries they link; it stands in for the Dockerfile's pgtools-base stage,
 #                 which installs them from the PGDG and Debian repositories.
 #
-# Usage: docker/build-local.sh [--pgtools] [TAG]
+# Usage: docker/build-local.sh [--pgtools|--spanner] [TAG]
 #   default: the provisioning image (the Dockerfile's last stage), TAG localhost/dbhook:dev
 #   --pgtools: the `pgtools` target instead, TAG localhost/dbhook:dev-pgtools
+#   --spanner: the `spanner` target (the runtime base plus Google's Spanner client), TAG localhost/dbhook:dev-spanner
 # Node 24 must be first on PATH.
 # Prints KEY=VALUE lines: IMAGE, RUNTIME_BASE, BUILD_BASE, IMAGE_SIZE, BASE_SIZE (bytes, as podman reports; the
 # base is the one the image is built on: the runtime base, or with --pgtools the pgtools base, also PGTOOLS_BASE).
@@ -27,8 +28,10 @@ script=$(readlink -f "${BASH_SOURCE[0]}")
 cd "$(dirname "$script")/.."
 
 pgtools=
+spanner=
 if [ "${1:-}" = --pgtools ]; then pgtools=1; shift; fi
-tag=${1:-localhost/dbhook:dev${pgtools:+-pgtools}}
+if [ "${1:-}" = --spanner ]; then spanner=1; shift; fi
+tag=${1:-localhost/dbhook:dev${pgtools:+-pgtools}${spanner:+-spanner}}
 command -v podman >/dev/null || { echo "podman is not installed (.ci/setup.d/50-podman.sh installs it)" >&2; exit 1; }
 node_bin=$(command -v node)
 node_version=$(node --version)
@@ -141,6 +144,7 @@ fi
 # Every base is given, so that no stage, not even one the target skips, names an image from a registry.
 target_args=()
 [ -n "$pgtools" ] && target_args=(--target pgtools --build-arg "PGTOOLS_BASE=$pgtools_base")
+[ -n "$spanner" ] && target_args=(--target spanner)
 podman build --quiet --network=host \
   --build-arg "BUILD_BASE=$build_base" --build-arg "RUNTIME_BASE=$runtime_base" --build-arg "VERSION=$version" \
   --build-arg "PGTOOLS_DEBIAN_BASE=$build_base" "${target_args[@]}" \

@@ -46,8 +46,10 @@ await build({
     js: "#!/usr/bin/env node\nimport{createRequire as __dbhookRequire}from'node:module';const require=__dbhookRequire(import.meta.url);",
   },
   define: { DBHOOK_VERSION: JSON.stringify(pkg.version) },
-  // pg-native is an optional peer of pg that dbhook never uses.
-  external: ['pg-native'],
+  // pg-native is an optional peer of pg that dbhook never uses. Google's Spanner client reads its gRPC and
+  // protobuf descriptors from files beside its own modules at run time (path.resolve(__dirname, '../protos')),
+  // which a bundle cannot keep: it stays in node_modules and only the Spanner engine imports it.
+  external: ['pg-native', '@google-cloud/spanner'],
   plugins: [stubs, lazyBuiltins],
   logLevel: 'warning',
 })

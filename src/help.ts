@@ -1,6 +1,7 @@
 /** The text of `dbhook --help`; README's tables say the same at greater length. */
 export function helpText(version: string): string {
-  return `dbhook ${version}: make a PostgreSQL or MySQL/MariaDB server hold the databases an application needs.
+  return `dbhook ${version}: make a PostgreSQL or MySQL/MariaDB server (or a Cloud Spanner instance) hold the databases an
+application needs.
 
 Usage: dbhook [command]
        dbhook restore --database NAME [--from FILE|latest] [--into NAME] [--replace]
@@ -10,7 +11,7 @@ Commands:
   plan     inspect and print the steps without executing them; exit 0 in sync, 2 changes pending
   wait     exit 0 once an authenticated connection as the admin succeeds
   verify   check as the owner that every database exists, is owned by it and accepts a table
-  sql      print the idempotent SQL (psql, \\gexec) a DBA can run by hand; connects to nothing
+  sql      print the idempotent SQL (psql, \\gexec; spanner: gcloud commands) a DBA can run by hand; connects to nothing
   backup   dump every database into DBHOOK_BACKUP_DIR with a manifest, check each dump, then apply retention
   restore  restore a backup into a new database (default <name>_restore_<timestamp>)
   drill    restore the newest backups into scratch databases and compare them with the backups' manifests
@@ -24,7 +25,7 @@ Options:
   --replace        restore: drop and replace an existing target; refused while sessions are connected to it
 
 Settings come from the environment (a *_FILE variant exists for every password and wins):
-  DBHOOK_ENGINE            postgres (default) or mysql (alias mariadb)
+  DBHOOK_ENGINE            postgres (default), mysql (alias mariadb) or spanner
   DBHOOK_HOST, DBHOOK_PORT server address (PGHOST, PGPORT); port 5432 / 3306
   DBHOOK_ADMIN_USER        role that provisions (PGUSER); needs CREATEDB
   DBHOOK_ADMIN_PASSWORD    its password (PGPASSWORD)
@@ -51,6 +52,9 @@ Settings come from the environment (a *_FILE variant exists for every password a
   DBHOOK_BACKUP_KEEP_DAYS  days of backups kept (7); the newest good backup is always kept
   DBHOOK_BACKUP_KEY_FILE   256-bit key (32 bytes or 64 hex): AES-256-GCM encryption at rest
   DBHOOK_PG_DUMP           pg_dump to run (PATH); pg_restore from the same folder
+  DBHOOK_SPANNER_PROJECT, DBHOOK_SPANNER_INSTANCE  spanner: where the databases live; credentials are Google's
+                           Application Default Credentials, SPANNER_EMULATOR_HOST reaches an emulator. Spanner takes
+                           only DATABASES, PARALLEL, the timeouts and logging: any other setting exits 78
 
 Exit codes:
   0 done or in sync       1 a step failed or verify found problems   2 plan: changes pending

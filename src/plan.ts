@@ -139,7 +139,8 @@ export function describeStep(step: Step): string {
     case 'set-password':
       return `update the password of role ${JSON.stringify(step.role.name)}: a login with the given one failed`
     case 'create-database':
-      return `${step.database.key}: create database ${JSON.stringify(step.database.name)} owned by ${JSON.stringify(step.database.owner)}`
+      // Engines without database owners (Spanner) have an empty owner name.
+      return `${step.database.key}: create database ${JSON.stringify(step.database.name)}${step.database.owner === '' ? '' : ` owned by ${JSON.stringify(step.database.owner)}`}`
     case 'alter-owner':
       return `${step.database.key}: change the owner of ${JSON.stringify(step.database.name)} from ${JSON.stringify(step.from)} to ${JSON.stringify(step.database.owner)}`
     case 'ensure':

@@ -61,14 +61,17 @@ The image reference: a digest pins it (the tag then only documents it); the tag 
 {{- end }}
 
 {{/*
-The enabled engine, "postgres", "mysql" or "" (SQLite lab mode). Fails when both are enabled, so every template
-that asks for the engine enforces openZro's rule that the two are mutually exclusive.
+The enabled engine, "postgres", "mysql", "spanner" or "" (SQLite lab mode). Fails when two are enabled, so every
+template that asks for the engine enforces openZro's rule that they are mutually exclusive.
 */}}
 {{- define "dbhook.engine" -}}
 {{- if and .Values.postgres.enabled .Values.mysql.enabled }}
 {{- fail "postgres.enabled and mysql.enabled are both true: they are mutually exclusive. dbhook provisions one server per release; set one of them to false." }}
+{{- else if and .Values.spanner.enabled (or .Values.postgres.enabled .Values.mysql.enabled) }}
+{{- fail (printf "spanner.enabled and %s.enabled are both true: they are mutually exclusive. dbhook provisions one engine per release; set one of them to false." (ternary "postgres" "mysql" (not (not .Values.postgres.enabled)))) }}
 {{- else if .Values.postgres.enabled }}postgres
 {{- else if .Values.mysql.enabled }}mysql
+{{- else if .Values.spanner.enabled }}spanner
 {{- end }}
 {{- end }}
 
@@ -78,7 +81,9 @@ Returns nothing.
 */}}
 {{- define "dbhook.validate" -}}
 {{- $engine := include "dbhook.engine" . }}
-{{- if $engine }}
+{{- if eq $engine "spanner" }}
+{{- include "dbhook.validateSpanner" . }}
+{{- else if $engine }}
 {{- $db := get .Values $engine }}
 {{- if not $db.host }}
 {{- fail (printf "%s.host is required when %s.enabled is true: the host name or IP address of the server." $engine $engine) }}
@@ -129,6 +134,26 @@ Returns nothing.
 {{- end }}
 {{- if and $backup.persistence.existingClaim $backup.persistence.size }}
 {{- fail (printf "backup.persistence.existingClaim (%s) and backup.persistence.size are both set: the chart creates a claim of that size only when there is no existing one; set one of them." $backup.persistence.existingClaim) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The spanner block's own rules: no server, users or passwords, but a project, an instance and databases, and no
+backups (Spanner's are managed by Google, docs/spanner.md). Returns nothing.
+*/}}
+{{- define "dbhook.validateSpanner" -}}
+{{- $spanner := .Values.spanner }}
+{{- if not $spanner.project }}
+{{- fail "spanner.project is required when spanner.enabled is true: the Google Cloud project id of the instance." }}
+{{- end }}
+{{- if not $spanner.instance }}
+{{- fail "spanner.instance is required when spanner.enabled is true: the id of the Spanner instance that holds the databases (dbhook never creates the instance)." }}
+{{- end }}
+{{- if not (include "dbhook.databases" . | fromJson) }}
+{{- fail "spanner.databases lists no database: give at least one key a database id." }}
+{{- end }}
+{{- if .Values.backup.enabled }}
+{{- fail "backup.enabled is true but spanner.enabled is: dbhook backup does not run on Spanner; use Spanner's managed backups and backup schedules (docs/spanner.md)." }}
 {{- end }}
 {{- end }}
 
@@ -189,6 +214,10 @@ user, only when it differs from the runtime user), app. An existing Secret wins 
 passwords go to the chart's credentials Secret. A role without a password is absent.
 */}}
 {{- define "dbhook.passwordSources" -}}
+{{- if eq (include "dbhook.engine" .) "spanner" }}
+{{- /* Spanner has no passwords: the pod calls it as its Google identity. */}}
+{{- toYaml dict }}
+{{- else }}
 {{- $db := get .Values (include "dbhook.engine" .) }}
 {{- $credentials := include "dbhook.credentialsSecret" . }}
 {{- $sources := dict }}
@@ -212,6 +241,7 @@ passwords go to the chart's credentials Secret. A role without a password is abs
 {{- end }}
 {{- end }}
 {{- toYaml $sources }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -358,6 +388,49 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 {{- end }}
 
 {{/*
+The environment of a dbhook container on Spanner: no server, user or password, only where the databases live.
+Takes a dict: root, command. Credentials are the pod's Google identity (workload identity), never a value here.
+*/}}
+{{- define "dbhook.spannerEnv" -}}
+{{- $root := .root }}
+{{- $spanner := $root.Values.spanner -}}
+- name: DBHOOK_ENGINE
+  value: spanner
+- name: DBHOOK_SPANNER_PROJECT
+  value: {{ $spanner.project | quote }}
+- name: DBHOOK_SPANNER_INSTANCE
+  value: {{ $spanner.instance | quote }}
+- name: DBHOOK_DATABASES
+  value: {{ include "dbhook.databases" $root | quote }}
+{{- if $spanner.emulatorHost }}
+- name: SPANNER_EMULATOR_HOST
+  value: {{ $spanner.emulatorHost | quote }}
+{{- end }}
+- name: DBHOOK_WAIT_TIMEOUT
+  value: {{ $root.Values.waitTimeout | quote }}
+- name: DBHOOK_CONNECT_TIMEOUT
+  value: {{ $root.Values.connectTimeout | quote }}
+- name: DBHOOK_LOG_LEVEL
+  value: {{ $root.Values.logLevel | quote }}
+- name: DBHOOK_LOG_FORMAT
+  value: {{ $root.Values.logFormat | quote }}
+{{- end }}
+
+{{/*
+The image of the Spanner pods: the -spanner variant of the same image, which adds Google's client library.
+*/}}
+{{- define "dbhook.spannerImage" -}}
+{{- $image := .Values.spanner.image }}
+{{- $repository := $image.repository | default .Values.image.repository }}
+{{- $tag := $image.tag | default (printf "%s-spanner" .Chart.AppVersion) }}
+{{- if $image.digest }}
+{{- printf "%s:%s@%s" $repository $tag $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
 Volumes and their mounts, as YAML {volumes: [...], mounts: [...]}. Takes a dict: root, command. Every password
 is its own volume (they may come from different Secrets), mounted as one file with mode 0400 (256); certificates
 0444 (292), the client key 0400. Modes are decimal because YAML 1.2 readers take 0400 for four hundred.
@@ -414,6 +487,7 @@ a dict: root, command. backup and drill run the -pgtools image with their own re
 */}}
 {{- define "dbhook.podSpec" -}}
 {{- $root := .root }}
+{{- $spanner := eq (include "dbhook.engine" $root) "spanner" }}
 {{- $volumes := include "dbhook.volumes" . | fromYaml -}}
 restartPolicy: Never
 automountServiceAccountToken: false
@@ -441,14 +515,14 @@ affinity:
 {{- end }}
 containers:
   - name: dbhook
-    image: {{ ternary (include "dbhook.backupImage" $root) (include "dbhook.image" $root) (has .command (list "backup" "drill")) | quote }}
+    image: {{ ternary (include "dbhook.spannerImage" $root) (ternary (include "dbhook.backupImage" $root) (include "dbhook.image" $root) (has .command (list "backup" "drill"))) $spanner | quote }}
     imagePullPolicy: {{ $root.Values.image.pullPolicy }}
     args:
       - {{ .command }}
     env:
-      {{- include "dbhook.env" . | nindent 6 }}
+      {{- include (ternary "dbhook.spannerEnv" "dbhook.env" $spanner) . | nindent 6 }}
     resources:
-      {{- toYaml (ternary $root.Values.backup.resources $root.Values.resources (has .command (list "backup" "drill"))) | nindent 6 }}
+      {{- toYaml (ternary $root.Values.spanner.resources (ternary $root.Values.backup.resources $root.Values.resources (has .command (list "backup" "drill"))) $spanner) | nindent 6 }}
     securityContext:
       {{- toYaml $root.Values.securityContext | nindent 6 }}
     terminationMessagePolicy: FallbackToLogsOnError
@@ -487,7 +561,14 @@ only these non-secret settings. Quoted for a POSIX shell.
 {{- $engine := include "dbhook.engine" . }}
 {{- $db := get .Values $engine }}
 {{- $env := list (printf "DBHOOK_ENGINE=%s" $engine) (printf "DBHOOK_OWNER=%s" $db.username) (printf "DBHOOK_DATABASES=%s" (include "dbhook.databases" .)) }}
+{{- $image := include "dbhook.image" . }}
+{{- if eq $engine "spanner" }}
+{{- /* On Spanner `dbhook sql` prints the gcloud commands that create the databases. */}}
+{{- $env = list "DBHOOK_ENGINE=spanner" (printf "DBHOOK_SPANNER_PROJECT=%s" $db.project) (printf "DBHOOK_SPANNER_INSTANCE=%s" $db.instance) (printf "DBHOOK_DATABASES=%s" (include "dbhook.databases" .)) }}
+{{- $image = include "dbhook.spannerImage" . }}
+{{- else }}
 {{- if $db.appUser.username }}{{- $env = append $env (printf "DBHOOK_APP_USER=%s" $db.appUser.username) }}{{- end }}
+{{- end }}
 {{- if and (eq $engine "postgres") $db.extensions }}{{- $env = append $env (printf "DBHOOK_EXTENSIONS=%s" (join "," $db.extensions)) }}{{- end }}
 {{- if eq $engine "mysql" }}
 {{- $env = append $env (printf "DBHOOK_MYSQL_CHARSET=%s" $db.charset) }}
@@ -496,7 +577,7 @@ only these non-secret settings. Quoted for a POSIX shell.
 {{- end }}
 {{- $args := list }}
 {{- range $env }}{{- $args = append $args (printf "--env='%s'" (replace "'" "'\\''" .)) }}{{- end }}
-{{- printf "kubectl run %s-sql --namespace %s --rm -i --restart=Never --image=%s %s -- sql" (include "dbhook.fullname" .) .Release.Namespace (include "dbhook.image" .) (join " " $args) }}
+{{- printf "kubectl run %s-sql --namespace %s --rm -i --restart=Never --image=%s %s -- sql" (include "dbhook.fullname" .) .Release.Namespace $image (join " " $args) }}
 {{- end }}
 
 {{/*

@@ -14,7 +14,8 @@ export interface PlannedRun {
 export async function inspectAndPlan(engine: EngineAdapter, session: AdminSession, context: RunContext): Promise<PlannedRun> {
   const desired = desiredState(context.config, engine)
   const inspection = await session.inspect(desired)
-  const full = planChanges(desired, inspection.observed)
+  const planned = planChanges(desired, inspection.observed)
+  const full = { ...planned, problems: [...planned.problems, ...(inspection.problems ?? [])] }
   const skipped = inspection.skippedSteps(full)
   const plan = { ...full, steps: full.steps.filter((step) => !skipped.some((s) => s.step === step)) }
   return { inspection, plan, privilegeProblems: inspection.privilegeProblems(plan), skipped }

@@ -16,7 +16,7 @@ export async function runVerify(context: RunContext): Promise<CommandResult> {
       : ''
     return { exitCode: ExitCode.failed, outcome: `${problems.length} problems: ${problems.join('; ')}${hint}` }
   }
-  const outcome = `${config.databases.length} databases exist, are owned by ${JSON.stringify(config.owner.name)} and accept its tables`
+  const outcome = engine.verified?.(config) ?? `${config.databases.length} databases exist, are owned by ${JSON.stringify(config.owner.name)} and accept its tables`
   log.info(outcome)
   return { exitCode: ExitCode.ok, outcome }
 }

@@ -1,6 +1,6 @@
 import type { DatabaseSpec } from './databases.ts'
 
-export type Engine = 'postgres' | 'mysql'
+export type Engine = 'postgres' | 'mysql' | 'spanner'
 export type Command = 'apply' | 'plan' | 'wait' | 'verify' | 'sql' | 'backup' | 'restore' | 'drill'
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
 export type EventTriggerMode = 'auto' | 'on' | 'off'
@@ -30,6 +30,16 @@ export interface MysqlSettings {
   readonly collation?: string
   readonly userHost: string
   readonly requireSsl: boolean
+}
+
+/** Where the Cloud Spanner databases live (docs/spanner.md); set only when DBHOOK_ENGINE=spanner. */
+export interface SpannerSettings {
+  /** DBHOOK_SPANNER_PROJECT: the Google Cloud project id. */
+  readonly project: string
+  /** DBHOOK_SPANNER_INSTANCE: the instance id within the project. */
+  readonly instance: string
+  /** SPANNER_EMULATOR_HOST (`host:port`), which the client library reads itself; undefined for Google's endpoint. */
+  readonly emulatorHost?: string
 }
 
 /** Settings of backup, restore and drill (docs/backup.md). */
@@ -65,6 +75,7 @@ export interface Config {
   readonly terminationLog: string
   readonly mysql: MysqlSettings
   readonly backup: BackupSettings
+  readonly spanner?: SpannerSettings
   /** Every secret value read, so that the logger can scrub them from any line as a last line of defence. */
   readonly secrets: readonly string[]
   /** Things worth a warning that do not stop the run, such as an unknown DBHOOK_ variable. */

@@ -6,6 +6,7 @@ import { logLevels, type Command, type Config, type Engine, type EventTriggerMod
 import { parseDatabases, type DatabaseSpec } from './databases.ts'
 import { parseDuration } from './duration.ts'
 import { engineRules } from './engine-rules.ts'
+import { loadSpannerConfig } from './spanner-config.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -31,6 +32,7 @@ const engineAliases: Record<string, Engine> = {
   pg: 'postgres',
   mysql: 'mysql',
   mariadb: 'mysql',
+  spanner: 'spanner',
 }
 
 // DBHOOK_SSLMODE accepts libpq's words, MySQL's own and the Go MySQL driver's (openZro's `tls:` values).
@@ -144,7 +146,7 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
   const cleaned = customCleanEnv(
     raw,
     {
-      DBHOOK_ENGINE: choice('postgres or mysql (alias mariadb)', engineAliases)({ default: 'postgres' }),
+      DBHOOK_ENGINE: choice('postgres, mysql (alias mariadb) or spanner', engineAliases)({ default: 'postgres' }),
       DBHOOK_HOST: text({ default: '' }),
       DBHOOK_PORT: port({ default: 0 }),
       DBHOOK_ADMIN_USER: text({ default: '' }),
@@ -183,6 +185,8 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
       DBHOOK_BACKUP_KEEP_DAYS: positiveInt(3650)({ default: 7 }),
       DBHOOK_BACKUP_KEY_FILE: text({ default: '' }),
       DBHOOK_PG_DUMP: text({ default: '' }),
+      DBHOOK_SPANNER_PROJECT: text({ default: '' }),
+      DBHOOK_SPANNER_INSTANCE: text({ default: '' }),
     },
     (env) => env,
     {
@@ -196,6 +200,11 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
 
   // An invalid DBHOOK_ENGINE is already among the problems and reads as undefined: check the rest as postgres.
   const engine: Engine = cleaned.DBHOOK_ENGINE ?? 'postgres'
+  // Spanner has no server, admin, owner or TLS settings: its own reader refuses each one that is set.
+  if (engine === 'spanner') {
+    const known = new Set(Object.keys(cleaned).flatMap((name) => [name, `${name}_FILE`]))
+    return loadSpannerConfig({ env, command, settings: cleaned, known, problems })
+  }
   const rules = engineRules[engine]
   const adminUser = cleaned.DBHOOK_ADMIN_USER
   const adminPassword = cleaned.DBHOOK_ADMIN_PASSWORD || undefined

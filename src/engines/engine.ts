@@ -26,6 +26,8 @@ export interface EngineInspection {
   readonly observed: ObservedState
   /** Server and version for logs, e.g. `PostgreSQL 18.1`. */
   readonly server: string
+  /** Problems found that no step can fix (a Spanner database of the wrong dialect): plan exits 1, apply refuses. */
+  readonly problems?: readonly string[]
   /** Plan-time privilege problems: steps the admin cannot do. Checked before any change (exit 77). */
   privilegeProblems(plan: PlanResult): readonly string[]
   /** Steps left out by design, with the reason (an event trigger the admin may not install in auto mode). */
@@ -59,4 +61,8 @@ export interface EngineAdapter extends PlanCapabilities {
   script(config: Config): string
   /** The client tools and admin session that backup, restore and drill use; loaded only by those commands. */
   backup(context: RunContext): Promise<BackupEngine>
+  /** The outcome of a successful `wait`, for engines without a host and port of their own (Spanner: the instance). */
+  waited?(config: Config): string
+  /** The outcome of a clean `verify`, for engines whose databases have no owner to name (Spanner). */
+  verified?(config: Config): string
 }

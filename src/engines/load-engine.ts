@@ -9,6 +9,8 @@ export async function loadEngine(config: Config): Promise<EngineAdapter> {
       return (await import('./postgres/postgres-adapter.ts')).postgresAdapter
     case 'mysql':
       return (await import('./mysql/mysql-adapter.ts')).mysqlAdapter
+    case 'spanner':
+      return (await import('./spanner/spanner-adapter.ts')).spannerAdapter
     default:
       throw new Error(`unknown engine ${JSON.stringify(config.engine satisfies never)}`)
   }
