@@ -4,7 +4,7 @@ import type { RunContext } from './engines/engine.ts'
 import { DbhookError, ExitCode, InterruptedError } from './errors.ts'
 import { createLogger, scrubSecrets, type Logger } from './log.ts'
 import { writeTerminationMessage } from './termination.ts'
-import { closeAllConnections, runInterruptCleanups } from './engines/connections.ts'
+import { closeAllConnections } from './engines/connections.ts'
 import { runApply } from './commands/apply.ts'
 import { runPlan } from './commands/plan.ts'
 import { runVerify } from './commands/verify.ts'
@@ -81,15 +81,9 @@ export async function runCommand(command: Command, env: Env, version: string, op
       const error = new InterruptedError(signal)
       log.warn(`${error.message}: closing connections and stopping`)
       controller.abort(error)
-      // The command gets a moment to stop at its next step, and what it registered to undo (a membership the
-      // admin lent itself for the run) is undone meanwhile on a connection of its own; whatever is still open
-      // after that is closed.
-      const undone = runInterruptCleanups().then((results) => {
-        for (const result of results) {
-          if (result.status === 'rejected') log.warn(`could not undo a change made for this run: ${(result.reason as Error)?.message ?? String(result.reason)}`)
-        }
-      })
-      void Promise.race([Promise.all([stoppedAfterAbort, undone]), delay(gracefulStopMs)])
+      // The command gets a moment to stop at its next step; whatever is still open after that is closed, and the
+      // server rolls back any transaction open on it (a membership lent inside one included).
+      void Promise.race([stoppedAfterAbort, delay(gracefulStopMs)])
         .then(() => closeEverything(log))
         .then(() => resolve(finish(error.exitCode, error.message)))
     }

@@ -5,7 +5,7 @@ import type { AdminFacts } from './postgres-inspect.ts'
 export interface PrivilegeCheck {
   /** Steps the admin cannot do, each naming the missing privilege; apply refuses (exit 77) before any change. */
   readonly problems: readonly string[]
-  /** Roles the admin must grant itself for this run (and revoke afterwards) to create or hand over databases. */
+  /** Roles the admin cannot act as by itself: apply lends them only inside the transactions that act for them. */
   readonly temporaryMemberships: readonly string[]
 }
 
