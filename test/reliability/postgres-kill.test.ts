@@ -178,6 +178,37 @@ describe.each(majors)('PostgreSQL %i: dbhook killed with SIGKILL after each stat
     }
   }
 
+  test('databases someone created as the admin (what a kill between CREATE DATABASE and the hand-over leaves) are handed over as if fresh', async () => {
+    await report.measure(`PostgreSQL ${major}: the four databases made by hand, owned by the admin, roles missing`, async () => {
+      await reset()
+      const fresh = await runDbhook(['apply'], direct())
+      expect(fresh.code, fresh.stdout).toBe(0)
+      const expected = await catalogState()
+
+      await reset()
+      for (const name of names) {
+        await server.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`, [], { user: admin.user, password: admin.password })
+      }
+      const plan = await runDbhook(['plan'], direct())
+      expect(plan.code, plan.stdout).toBe(2)
+      const planned = plan.logs.filter((line) => typeof line.step === 'string').map((line) => String(line.msg))
+      for (const [key, name] of Object.entries(databases)) {
+        expect(planned).toContain(`plan: ${key}: change the owner of ${JSON.stringify(name)} from ${JSON.stringify(admin.user)} to ${JSON.stringify(owner)}`)
+      }
+      const apply = await runDbhook(['apply'], direct())
+      expect(apply.code, apply.stdout).toBe(0)
+      expect(summaryOf(apply)?.databases.map((d) => d.result)).toEqual(['owner-fixed', 'owner-fixed', 'owner-fixed', 'owner-fixed'])
+      expect(await catalogState()).toEqual(expected)
+      expect(await adminMemberships()).toEqual([])
+      // What plan showed is what apply did: every planned step has its log line in the apply.
+      const done = new Set(apply.logs.map((line) => String(line.msg)))
+      expect(planned.map((line) => line.replace(/^plan: /, '')).filter((line) => !done.has(line))).toEqual([])
+      const again = await runDbhook(['apply'], direct())
+      expect(summaryOf(again), again.stdout).toMatchObject({ statements: 0 })
+      return { runs: 4, figures: `plan: exit 2, ${planned.length} steps, each a change of owner from the admin or an item; apply: exit 0, every planned step done, 4 x owner-fixed, catalog state equal to a fresh run's; re-run 0 statements` }
+    })
+  })
+
   test('after a kill at any statement no lent membership is left, the next run converges and the one after executes nothing', async () => {
     await report.measure(`PostgreSQL ${major}: SIGKILL after each statement of an openZro apply (4 databases, app user, pg_trgm), then two applies`, async () => {
       const started = Date.now()
