@@ -205,7 +205,7 @@ describe.each(majors)('PostgreSQL %i: dbhook killed with SIGKILL after each stat
       expect(planned.map((line) => line.replace(/^plan: /, '')).filter((line) => !done.has(line))).toEqual([])
       const again = await runDbhook(['apply'], direct())
       expect(summaryOf(again), again.stdout).toMatchObject({ statements: 0 })
-      return { runs: 4, figures: `plan: exit 2, ${planned.length} steps, each a change of owner from the admin or an item; apply: exit 0, every planned step done, 4 x owner-fixed, catalog state equal to a fresh run's; re-run 0 statements` }
+      return { runs: 4, figures: `plan: exit 2, ${planned.length} steps (the roles, 4 changes of owner from the admin, the missing items); apply: exit 0, every planned step done, 4 x owner-fixed, catalog state equal to a fresh run's; re-run 0 statements` }
     })
   })
 
