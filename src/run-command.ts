@@ -69,9 +69,10 @@ export async function runCommand(command: Command, env: Env, version: string, op
       const error = new InterruptedError(signal)
       log.warn(`${error.message}: closing connections and stopping`)
       controller.abort(error)
-      // The command gets a moment to stop at its next step, and what it registered to undo (a membership the
-      // admin lent itself for the run) is undone meanwhile on a connection of its own; whatever is still open
-      // after that is closed.
+      // The command gets a moment to stop at its next step, and what it registered to undo (the lending role a
+      // backup, restore or drill made for its dump tools) is undone meanwhile on a connection of its own; whatever
+      // is still open after that is closed, and the server rolls back any transaction open on it (a membership
+      // apply lent inside one included).
       const undone = runInterruptCleanups().then((results) => {
         for (const result of results) {
           if (result.status === 'rejected') log.warn(`could not undo a change made for this run: ${(result.reason as Error)?.message ?? String(result.reason)}`)

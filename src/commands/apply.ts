@@ -2,6 +2,7 @@ import type { RunContext } from '../engines/engine.ts'
 import { loadEngine } from '../engines/load-engine.ts'
 import { DbhookError, ExitCode } from '../errors.ts'
 import { describeStep } from '../plan.ts'
+import { groupSkippedSteps } from '../skipped-steps.ts'
 import type { CommandResult } from './command-result.ts'
 import { inspectAndPlan } from './inspect-and-plan.ts'
 
@@ -21,7 +22,7 @@ export async function runApply(context: RunContext): Promise<CommandResult> {
     if (privilegeProblems.length > 0) {
       throw new DbhookError(`nothing was changed: ${privilegeProblems.join('; ')}`, ExitCode.noPermission)
     }
-    for (const { step, reason } of skipped) log.warn(`skipping: ${describeStep(step)}: ${reason}`)
+    for (const group of groupSkippedSteps(skipped)) log.warn({ databases: group.databases }, `skipping: ${group.what}: ${group.reason}`)
     const report = plan.steps.length === 0 ? { outcomes: new Map(), statements: 0 } : await session.apply(plan, inspection, context)
     const databases = config.databases.map((db) => ({ key: db.key, name: db.name, result: report.outcomes.get(db.name) ?? 'unchanged' }))
     const outcome = databases.map((db) => `${db.key}=${db.name} ${db.result}`).join(', ')

@@ -2,6 +2,7 @@ import type { RunContext } from '../engines/engine.ts'
 import { loadEngine } from '../engines/load-engine.ts'
 import { ExitCode } from '../errors.ts'
 import { describeStep, isInSync } from '../plan.ts'
+import { groupSkippedSteps } from '../skipped-steps.ts'
 import type { CommandResult } from './command-result.ts'
 import { inspectAndPlan } from './inspect-and-plan.ts'
 
@@ -16,7 +17,7 @@ export async function runPlan(context: RunContext): Promise<CommandResult> {
   try {
     const { plan, privilegeProblems, skipped } = await inspectAndPlan(engine, session, context)
     for (const step of plan.steps) log.info({ step: step.action }, `plan: ${describeStep(step)}`)
-    for (const { step, reason } of skipped) log.warn(`plan: ${describeStep(step)} will be skipped: ${reason}`)
+    for (const group of groupSkippedSteps(skipped)) log.warn({ databases: group.databases }, `plan: ${group.what} will be skipped: ${group.reason}`)
     for (const problem of privilegeProblems) log.warn(`plan: apply would be refused: ${problem}`)
     for (const problem of plan.problems) log.error(`plan: ${problem}`)
     if (plan.problems.length > 0) {

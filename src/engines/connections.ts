@@ -15,13 +15,12 @@ export async function closeAllConnections(): Promise<void> {
   await Promise.allSettled(closers.map((close) => close()))
 }
 
-
 /** Undo work registered by a command for the case that a signal stops it halfway (see `onInterrupt`). */
 const interruptCleanups = new Set<() => Promise<unknown>>()
 
 /**
- * Registers what must be undone if a signal stops the run before the command's own cleanup can, such as a
- * membership the admin lent itself for the run. The cleanup should use a connection of its own: the command's
+ * Registers what must be undone if a signal stops the run before the command's own cleanup can, such as the
+ * lending role a backup made for its dump tools. The cleanup should use a connection of its own: the command's
  * connections may be busy with a long statement (CREATE DATABASE) when the signal comes. Call the returned
  * function once the command has undone it itself.
  */

@@ -6,7 +6,7 @@ import { md5Verifier, saslPrep, scramSha256Verifier } from '../../src/engines/po
 import { checkPrivileges } from '../../src/engines/postgres/postgres-privileges.ts'
 import type { AdminFacts } from '../../src/engines/postgres/postgres-inspect.ts'
 import { postgresScript } from '../../src/engines/postgres/postgres-script.ts'
-import { alterOwnerSql, createDatabaseSql, createRoleSql, loggableSql } from '../../src/engines/postgres/postgres-statements.ts'
+import { alterOwnerSql, createDatabaseSql, createRoleSql, grantMembershipSql, loggableSql, revokeMembershipSql } from '../../src/engines/postgres/postgres-statements.ts'
 import { desiredState, planChanges } from '../../src/plan.ts'
 import { postgresCapabilities } from '../../src/engines/postgres/postgres-capabilities.ts'
 
@@ -14,6 +14,16 @@ describe('SQL text', () => {
   test('identifiers are quoted by pg and keep their case and quotes', () => {
     expect(createDatabaseSql('My "DB"', 'Own;er')).toBe('CREATE DATABASE "My ""DB""" OWNER "Own;er"')
     expect(alterOwnerSql('dex', 'openzro')).toBe('ALTER DATABASE "dex" OWNER TO "openzro"')
+  })
+
+  test('a database created without an owner belongs to the admin, which needs only CREATEDB for it', () => {
+    expect(createDatabaseSql('dex')).toBe('CREATE DATABASE "dex"')
+  })
+
+  test('a membership is lent with SET (and without INHERIT) where PostgreSQL 16 made those separate', () => {
+    expect(grantMembershipSql('openzro', 15)).toBe('GRANT "openzro" TO CURRENT_USER')
+    expect(grantMembershipSql('openzro', 16)).toBe('GRANT "openzro" TO CURRENT_USER WITH INHERIT FALSE, SET TRUE')
+    expect(revokeMembershipSql('openzro')).toBe('REVOKE "openzro" FROM CURRENT_USER')
   })
 
   test('a created role can log in and nothing more', () => {

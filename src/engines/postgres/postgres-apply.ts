@@ -1,35 +1,38 @@
 import type pg from 'pg'
 import { runBounded } from '../../concurrency.ts'
 import type { Logger } from '../../log.ts'
-import { describeStep, type PlanResult, type Step } from '../../plan.ts'
-import { onInterrupt } from '../connections.ts'
+import { describeStep, type DesiredDatabase, type PlanResult, type Step } from '../../plan.ts'
 import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
 import { errorCode, stepError } from './postgres-errors.ts'
 import { inspectDatabaseItems, itemRunsAsOwner, itemStatements } from './postgres-grants.ts'
 import type { AdminFacts } from './postgres-inspect.ts'
+import { withLentMemberships } from './postgres-lending.ts'
 import { passwordVerifier } from './postgres-password.ts'
 import { checkPrivileges } from './postgres-privileges.ts'
-import {
-  alterOwnerSql,
-  createDatabaseSql,
-  createRoleSql,
-  grantMembershipSql,
-  loggableSql,
-  quoteIdentifier,
-  revokeMembershipSql,
-  setPasswordSql,
-} from './postgres-statements.ts'
+import { alterOwnerSql, createDatabaseSql, createRoleSql, loggableSql, quoteIdentifier, setPasswordSql } from './postgres-statements.ts'
 
 /** Opens another admin connection, to `database`. */
 export type ConnectAdmin = (database: string) => Promise<pg.Client>
 
-type DatabaseStep = Extract<Step, { database: unknown }>
+type EnsureStep = Extract<Step, { action: 'ensure' }>
+
+/** A database this run gives its owner: created as the admin's own, or found with another owner. */
+interface HandOver {
+  readonly database: DesiredDatabase
+  readonly from: string
+  readonly step: Step
+}
 
 /**
- * Executes the plan on the admin connection, which holds the provisioning lock: roles first, then the admin
- * lends itself the memberships the privilege check asked for, creates databases on up to DBHOOK_PARALLEL
- * connections, hands over owners, and puts each database's items in place (again up to DBHOOK_PARALLEL
- * databases at once). Lent memberships are taken back at the end whatever happens.
+ * Executes the plan on the admin connection, which holds the provisioning lock: roles first, then databases are
+ * created on up to DBHOOK_PARALLEL connections, handed over to their owner, and given their items (again up to
+ * DBHOOK_PARALLEL databases at once).
+ *
+ * A membership the admin must lend itself (to act as the owner) exists only inside a transaction that also does
+ * the work and takes it back (see `withLentMemberships`), so that a run killed at any point leaves none behind.
+ * CREATE DATABASE ... OWNER r would need that membership outside any transaction, so such an admin creates the
+ * database as its own and hands it over in the transaction that puts its items in place; a run killed in between
+ * leaves a database owned by the admin, which the next run plans as a change of owner.
  */
 export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, facts: AdminFacts, context: RunContext, connect: ConnectAdmin): Promise<ApplyReport> {
   const { log, config } = context
@@ -49,96 +52,112 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
       throw stepError(describeStep(step), error)
     }
   }
-
   const of = <A extends Step['action']>(action: A) => plan.steps.filter((s): s is Extract<Step, { action: A }> => s.action === action)
-  const { temporaryMemberships } = checkPrivileges(plan.steps, facts)
-  const lent: string[] = []
-  const forgetInterruptCleanups: (() => void)[] = []
-  try {
-    for (const step of [...of('create-role'), ...of('set-password')]) {
+  const who = JSON.stringify(facts.user)
+
+  // The roles the admin cannot act as by itself; each transaction lends itself those it needs, and no others.
+  const lendable = new Set(checkPrivileges(plan.steps, facts).temporaryMemberships)
+  const lendings = new Map<string, number>()
+  const lend = (roles: readonly string[]) => {
+    const needed = [...new Set(roles)].filter((role) => lendable.has(role))
+    for (const role of needed) lendings.set(role, (lendings.get(role) ?? 0) + 1)
+    return needed
+  }
+  for (const role of lendable) {
+    log.info(`${who} lends itself membership in ${JSON.stringify(role)} only inside the transactions that act for it (GRANT, the work, REVOKE, COMMIT): a run killed at any point leaves no membership behind`)
+  }
+
+  for (const step of [...of('create-role'), ...of('set-password')]) {
+    await run(step, async () => {
+      const password = step.role.password
+      const verifier = password === undefined ? undefined : passwordVerifier(password, step.role.name, facts.passwordEncryption)
+      await execute(step.action === 'create-role' ? createRoleSql(step.role, verifier) : setPasswordSql(step.role.name, verifier ?? ''))
+    })
+    log.info(describeStep(step))
+  }
+
+  const handOvers = new Map<string, HandOver>()
+  const creates = of('create-database')
+  await onConnections(client, Math.min(config.parallel, creates.length), connect, config.admin.database, async (target, next) => {
+    for (let step = next(); step; step = next()) {
+      const { database } = step
+      const asAdmin = lendable.has(database.owner)
       await run(step, async () => {
-        const password = step.role.password
-        const verifier = password === undefined ? undefined : passwordVerifier(password, step.role.name, facts.passwordEncryption)
-        await execute(step.action === 'create-role' ? createRoleSql(step.role, verifier) : setPasswordSql(step.role.name, verifier ?? ''))
+        const created = await createDatabase(target, executeOn(target), database.name, asAdmin ? undefined : database.owner, log)
+        if (created) outcomes.set(database.name, 'created')
+        const owner = created ? (asAdmin ? facts.user : database.owner) : await ownerOf(target, database.name)
+        if (owner !== undefined && owner !== database.owner) handOvers.set(database.name, { database, from: owner, step })
       })
-      log.info(describeStep(step))
+      log.info(asAdmin ? `${database.key}: create database ${JSON.stringify(database.name)} (owned by ${who} until a transaction hands it over to ${JSON.stringify(database.owner)})` : describeStep(step))
     }
+  }, creates)
+  for (const step of of('alter-owner')) handOvers.set(step.database.name, { database: step.database, from: step.from, step })
 
-    for (const role of temporaryMemberships) {
-      log.info(`granting ${JSON.stringify(facts.user)} membership in ${JSON.stringify(role)} for this run, to act for the role that owns the databases; revoked at the end`)
-      // A signal closes the admin connection mid-statement; the revoke then needs a connection of its own.
-      forgetInterruptCleanups.push(onInterrupt(() => revokeOnOwnConnection(connect, config.admin.database, role)))
-      await execute(grantMembershipSql(role, facts.major))
-      lent.push(role)
-    }
+  const handedOver = (handOver: HandOver) => {
+    const { key, name, owner } = handOver.database
+    if (outcomes.get(name) === 'unchanged') outcomes.set(name, 'owner-fixed')
+    log.info(handOver.step.action === 'alter-owner' ? describeStep(handOver.step) : `${key}: handed ${JSON.stringify(name)} over to ${JSON.stringify(owner)}`)
+  }
 
-    const creates = of('create-database')
-    await onConnections(client, Math.min(config.parallel, creates.length), connect, config.admin.database, async (target, next) => {
-      for (let step = next(); step; step = next()) {
-        const { name, owner } = step.database
-        await run(step, async () => {
-          if (await createDatabase(target, executeOn(target), name, owner, log)) outcomes.set(name, 'created')
-        })
-        log.info(describeStep(step))
-      }
-    }, creates)
+  const byDatabase = new Map<string, EnsureStep[]>()
+  for (const step of of('ensure')) byDatabase.set(step.database.name, [...(byDatabase.get(step.database.name) ?? []), step])
 
-    for (const step of of('alter-owner')) {
-      await run(step, () => execute(alterOwnerSql(step.database.name, step.database.owner)))
-      outcomes.set(step.database.name, 'owner-fixed')
-      log.info(describeStep(step))
-    }
+  // Databases that need nothing but their owner are handed over together, in one transaction on this connection.
+  const ownerOnly = [...handOvers.values()].filter((handOver) => !byDatabase.has(handOver.database.name))
+  if (ownerOnly.length > 0) {
+    await withLentMemberships(client, lend(ownerOnly.flatMap((h) => [h.from, h.database.owner])), facts.major, log, async () => {
+      for (const handOver of ownerOnly) await run(handOver.step, () => execute(alterOwnerSql(handOver.database.name, handOver.database.owner)))
+    })
+    for (const handOver of ownerOnly) handedOver(handOver)
+  }
 
-    const createdNames = new Set(creates.map((step) => step.database.name))
-    const byDatabase = new Map<string, DatabaseStep[]>()
-    for (const step of of('ensure')) byDatabase.set(step.database.name, [...(byDatabase.get(step.database.name) ?? []), step])
-    const trusted = new Set([...facts.extensions].filter(([, e]) => e.trusted).map(([name]) => name))
-    await runBounded([...byDatabase.values()], config.parallel, async (steps) => {
-      const database = steps[0]!.database
-      const target = await connect(database.name)
-      try {
-        const asOwner = database.owner !== facts.user
-        // A database created in this run was planned with all its items; many come with creation itself
-        // (CREATE on public, PUBLIC's rights on 15+), so look again and do only what is still missing.
-        const present = createdNames.has(database.name)
+  // Every other database gets one transaction of its own, on a connection to it: hand-over first, then its items.
+  const createdNames = new Set(creates.map((step) => step.database.name))
+  const trusted = new Set([...facts.extensions].filter(([, e]) => e.trusted).map(([name]) => name))
+  await runBounded([...byDatabase.values()], config.parallel, async (steps) => {
+    const database = steps[0]!.database
+    const handOver = handOvers.get(database.name)
+    const asOwner = (step: EnsureStep) => database.owner !== facts.user && itemRunsAsOwner(step.item, trusted, facts.major)
+    const roles = [...(handOver ? [handOver.from, database.owner] : []), ...(steps.some(asOwner) ? [database.owner] : [])]
+    const target = await connect(database.name)
+    let applied: EnsureStep[]
+    try {
+      applied = await withLentMemberships(target, lend(roles), facts.major, log, async () => {
+        if (handOver) await run(handOver.step, () => executeOn(target)(alterOwnerSql(database.name, database.owner)))
+        // A database created or handed over in this run was planned with all its items, or as its new owner will
+        // find it; much comes with creation and ownership (CREATE on public, PUBLIC's rights on 15+), so look
+        // again, inside this transaction, and do only what is still missing.
+        const present = handOver || createdNames.has(database.name)
           ? await inspectDatabaseItems(target, database.items, database.owner, config.app?.name)
           : new Set<string>()
+        const done: EnsureStep[] = []
+        let actingAsOwner = false
         for (const step of steps) {
-          if (step.action !== 'ensure' || present.has(step.item.id)) continue
+          if (present.has(step.item.id)) continue
           await run(step, async () => {
-            const owned = asOwner && itemRunsAsOwner(step.item, trusted, facts.major)
-            if (owned) await target.query(`SET ROLE ${quoteIdentifier(database.owner)}`)
+            if (asOwner(step) !== actingAsOwner) {
+              actingAsOwner = asOwner(step)
+              await target.query(actingAsOwner ? `SET ROLE ${quoteIdentifier(database.owner)}` : 'RESET ROLE')
+            }
             for (const sql of await itemStatements(target, step.item, database.name, database.owner, facts.major)) await executeOn(target)(sql)
-            if (owned) await target.query('RESET ROLE')
           })
-          log.info(describeStep(step))
+          done.push(step)
         }
-      } finally {
-        await target.end().catch(() => undefined)
-      }
-      if (outcomes.get(database.name) === 'unchanged') outcomes.set(database.name, 'updated')
-    })
-  } finally {
-    for (const forget of forgetInterruptCleanups) forget()
-    for (const role of lent.reverse()) {
-      try {
-        await client.query(revokeMembershipSql(role))
-        log.info(`revoked the membership in ${JSON.stringify(role)} lent for this run`)
-      } catch (error) {
-        log.warn(`could not revoke the membership in ${JSON.stringify(role)} lent for this run: ${(error as Error).message}`)
-      }
+        if (actingAsOwner) await target.query('RESET ROLE')
+        return done
+      })
+    } finally {
+      await target.end().catch(() => undefined)
     }
+    if (handOver) handedOver(handOver)
+    for (const step of applied) log.info(describeStep(step))
+    if (applied.length > 0 && outcomes.get(database.name) === 'unchanged') outcomes.set(database.name, 'updated')
+  })
+
+  for (const [role, count] of lendings) {
+    log.info(`revoked the membership in ${JSON.stringify(role)} lent for this run: each of the ${count} transaction(s) that lent it took it back before COMMIT`)
   }
   return { outcomes, statements }
-}
-
-async function revokeOnOwnConnection(connect: ConnectAdmin, database: string, role: string): Promise<void> {
-  const client = await connect(database)
-  try {
-    await client.query(revokeMembershipSql(role))
-  } finally {
-    await client.end().catch(() => undefined)
-  }
 }
 
 /**
@@ -183,11 +202,11 @@ async function onConnections<T>(
 }
 
 /**
- * CREATE DATABASE outside any transaction. A concurrent creator that does not take dbhook's lock makes this
- * fail with 42P04, or 23505 on pg_database_datname_index: both mean the database exists now. Returns whether
- * this run created it; when the other creator chose another owner, the owner is handed over.
+ * CREATE DATABASE outside any transaction, owned by `owner` (the admin when undefined). A concurrent creator that
+ * does not take dbhook's lock makes this fail with 42P04, or 23505 on pg_database_datname_index: both mean the
+ * database exists now. Returns whether this run created it.
  */
-async function createDatabase(client: pg.Client, execute: (sql: string) => Promise<void>, name: string, owner: string, log: Logger): Promise<boolean> {
+async function createDatabase(client: pg.Client, execute: (sql: string) => Promise<void>, name: string, owner: string | undefined, log: Logger): Promise<boolean> {
   try {
     await execute(createDatabaseSql(name, owner))
     return true
@@ -196,9 +215,11 @@ async function createDatabase(client: pg.Client, execute: (sql: string) => Promi
     const duplicate = code === '42P04' || (code === '23505' && /pg_database_datname_index/.test((error as Error).message))
     if (!duplicate) throw error
     log.info(`database ${JSON.stringify(name)} was created by someone else meanwhile (${code}); checking its owner`)
-    const result = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name])
-    const found = result.rows[0]?.owner
-    if (found !== undefined && found !== owner) await execute(alterOwnerSql(name, owner))
     return false
   }
+}
+
+async function ownerOf(client: pg.Client, name: string): Promise<string | undefined> {
+  const result = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name])
+  return result.rows[0]?.owner
 }

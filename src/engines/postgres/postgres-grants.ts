@@ -56,16 +56,26 @@ const userSchemas = `
      AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'`
 
 /**
- * One query per database: which of the items are in place. $1 owner, $2 app role (may be null or not exist
- * yet: the privilege functions fail on an unknown role, so the app columns are only computed when it exists).
+ * One query per database: which of the items are in place. $1 owner, $2 app role (null without one).
+ *
+ * Items are judged as they will be once this run is done, so that what plan shows is what apply does: a role not
+ * created yet is judged by PUBLIC's rights, which it will have (the privilege functions would fail on an unknown
+ * name), and a database about to be handed over (one a killed run left owned by the admin, say) as its owner will
+ * find it: the owner's CREATE on public then also comes from pg_database_owner, which owns schema public from
+ * PostgreSQL 15 (the role exists from 14).
  */
 const presenceQuery = `
 WITH owner_role AS (SELECT oid FROM pg_roles WHERE rolname = $1),
      app_role AS (SELECT oid FROM pg_roles WHERE rolname = $2),
+     owner_name AS (SELECT coalesce((SELECT rolname::text FROM pg_roles WHERE rolname = $1), 'public') AS name),
+     app_name AS (SELECT coalesce((SELECT rolname::text FROM pg_roles WHERE rolname = $2), 'public') AS name),
      schemas AS (${userSchemas})
 SELECT
   NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public')
-    OR has_schema_privilege($1, 'public', 'CREATE') AS "ownerSchemaCreate",
+    OR has_schema_privilege((SELECT name FROM owner_name), 'public', 'CREATE')
+    OR CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_database_owner')
+                 AND (SELECT datdba FROM pg_database WHERE datname = current_database()) IS DISTINCT FROM (SELECT oid FROM owner_role)
+            THEN has_schema_privilege('pg_database_owner', 'public', 'CREATE') ELSE false END AS "ownerSchemaCreate",
   NOT EXISTS (
     SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a
      WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE') AS "publicSchemaHardened",
@@ -73,15 +83,15 @@ SELECT
   $2::text IS NOT NULL AND EXISTS (
     SELECT 1 FROM pg_database d, aclexplode(d.datacl) a
      WHERE d.datname = current_database() AND a.grantee = (SELECT oid FROM app_role) AND a.privilege_type = 'CONNECT') AS "appConnect",
-  CASE WHEN EXISTS (SELECT 1 FROM app_role) THEN NOT EXISTS (
-    SELECT 1 FROM schemas s WHERE NOT has_schema_privilege($2, s.oid, 'USAGE')) ELSE false END AS "appSchemaUsage",
-  CASE WHEN EXISTS (SELECT 1 FROM app_role) THEN NOT EXISTS (
-    SELECT 1 FROM pg_class c JOIN schemas s ON s.oid = c.relnamespace
+  NOT EXISTS (
+    SELECT 1 FROM schemas s WHERE NOT has_schema_privilege((SELECT name FROM app_name), s.oid, 'USAGE')) AS "appSchemaUsage",
+  NOT EXISTS (
+    SELECT 1 FROM pg_class c JOIN schemas s ON s.oid = c.relnamespace, app_name a
      WHERE c.relowner = (SELECT oid FROM owner_role) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
        AND NOT CASE WHEN c.relkind = 'S'
-                    THEN has_sequence_privilege($2, c.oid, 'USAGE') AND has_sequence_privilege($2, c.oid, 'SELECT')
-                    ELSE has_table_privilege($2, c.oid, 'SELECT') AND has_table_privilege($2, c.oid, 'INSERT')
-                     AND has_table_privilege($2, c.oid, 'UPDATE') AND has_table_privilege($2, c.oid, 'DELETE') END) ELSE false END AS "appTablePrivileges",
+                    THEN has_sequence_privilege(a.name, c.oid, 'USAGE') AND has_sequence_privilege(a.name, c.oid, 'SELECT')
+                    ELSE has_table_privilege(a.name, c.oid, 'SELECT') AND has_table_privilege(a.name, c.oid, 'INSERT')
+                     AND has_table_privilege(a.name, c.oid, 'UPDATE') AND has_table_privilege(a.name, c.oid, 'DELETE') END) AS "appTablePrivileges",
   $2::text IS NOT NULL AND (
     SELECT count(DISTINCT d.defaclobjtype::text || a.privilege_type) = 7
       FROM pg_default_acl d, aclexplode(d.defaclacl) a

@@ -5,7 +5,7 @@ import type { AdminFacts } from './postgres-inspect.ts'
 export interface PrivilegeCheck {
   /** Steps the admin cannot do, each naming the missing privilege; apply refuses (exit 77) before any change. */
   readonly problems: readonly string[]
-  /** Roles the admin must grant itself for this run (and revoke afterwards) to create or hand over databases. */
+  /** Roles the admin cannot act as by itself: apply lends them only inside the transactions that act for them. */
   readonly temporaryMemberships: readonly string[]
 }
 
@@ -112,7 +112,7 @@ export function skippedSteps(steps: readonly Step[], facts: AdminFacts, eventTri
       return [{ step, reason: `${who} may not create event triggers (superuser, rds_superuser, cloudsqlsuperuser or alloydbsuperuser can); ALTER DEFAULT PRIVILEGES FOR ROLE ${JSON.stringify(owner)} covers the tables and sequences it creates` }]
     }
     if (step.item.id === 'public-schema-hardened' && facts.major <= 14 && !facts.superuser) {
-      return [{ step, reason: `on PostgreSQL ${facts.major} PUBLIC may create in schema public and only a superuser can change that; a DBA can run REVOKE CREATE ON SCHEMA public FROM PUBLIC in template1 and in this database` }]
+      return [{ step, reason: `on PostgreSQL ${facts.major} PUBLIC may create in schema public and only a superuser can change that; a DBA can run REVOKE CREATE ON SCHEMA public FROM PUBLIC in template1 and in each database` }]
     }
     return []
   })

@@ -17,15 +17,16 @@ export function setPasswordSql(role: string, verifier: string): string {
   return `ALTER ROLE ${id(role)} PASSWORD ${literal(verifier)}`
 }
 
-export function createDatabaseSql(database: string, owner: string): string {
-  return `CREATE DATABASE ${id(database)} OWNER ${id(owner)}`
+/** Without an owner the database belongs to the admin that creates it, for which CREATEDB suffices. */
+export function createDatabaseSql(database: string, owner?: string): string {
+  return owner === undefined ? `CREATE DATABASE ${id(database)}` : `CREATE DATABASE ${id(database)} OWNER ${id(owner)}`
 }
 
 export function alterOwnerSql(database: string, owner: string): string {
   return `ALTER DATABASE ${id(database)} OWNER TO ${id(owner)}`
 }
 
-/** A membership the admin grants itself for one run; SET TRUE exists (and is needed) from PostgreSQL 16. */
+/** A membership the admin grants itself inside one transaction; SET TRUE exists (and is needed) from PostgreSQL 16. */
 export function grantMembershipSql(role: string, major: number): string {
   return major >= 16 ? `GRANT ${id(role)} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE` : `GRANT ${id(role)} TO CURRENT_USER`
 }
