@@ -107,9 +107,17 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
           if (step.action !== 'ensure' || present.has(step.item.id)) continue
           await run(step, async () => {
             const owned = asOwner && itemRunsAsOwner(step.item, trusted, facts.major)
-            if (owned) await target.query(`SET ROLE ${quoteIdentifier(database.owner)}`)
-            for (const sql of await itemStatements(target, step.item, database.name, database.owner, facts.major)) await executeOn(target)(sql)
-            if (owned) await target.query('RESET ROLE')
+            // One transaction per item, the role set LOCAL to it: behind a pooler per transaction (PgBouncer)
+            // a plain SET ROLE would stay on a server backend that the pooler hands to other clients.
+            await target.query('BEGIN')
+            try {
+              if (owned) await target.query(`SET LOCAL ROLE ${quoteIdentifier(database.owner)}`)
+              for (const sql of await itemStatements(target, step.item, database.name, database.owner, facts.major)) await executeOn(target)(sql)
+              await target.query('COMMIT')
+            } catch (error) {
+              await target.query('ROLLBACK').catch(() => undefined)
+              throw error
+            }
           })
           log.info(describeStep(step))
         }

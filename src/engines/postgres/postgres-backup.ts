@@ -3,17 +3,22 @@ import { Writable, type Readable } from 'node:stream'
 import type { BackupEngine, BackupSession } from '../../backup/backup-engine.ts'
 import { findTool, runTool } from '../../backup/backup-process.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
+import type { HostPort } from '../../config/config.ts'
 import type { RunContext } from '../engine.ts'
 import { connectPostgres, connectWithWait } from './postgres-connect.ts'
 import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
 
-/** libpq's words for DBHOOK_SSLMODE (the configuration already maps MySQL's and the Go driver's words to them). */
-function libpqEnvironment(context: RunContext, database: string): Record<string, string> {
+/**
+ * The environment of pg_dump and pg_restore: the host the admin session chose among DBHOOK_HOST (not the list,
+ * which libpq would try from the top), and libpq's words for DBHOOK_SSLMODE (the configuration already maps
+ * MySQL's and the Go driver's words to them).
+ */
+function libpqEnvironment(context: RunContext, endpoint: HostPort, database: string): Record<string, string> {
   const { config } = context
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    PGHOST: config.host,
-    PGPORT: String(config.port),
+    PGHOST: endpoint.host,
+    PGPORT: String(endpoint.port),
     PGUSER: config.admin.user,
     PGDATABASE: database,
     PGSSLMODE: config.tls.mode,
@@ -49,9 +54,15 @@ export async function postgresBackupEngine(context: RunContext): Promise<BackupE
   const adminDatabase = config.admin.database
   let tls: TlsMaterial | undefined
   const material = () => (tls ??= readTlsMaterial(config.tls, log))
+  // Set by connect(), which every command calls before the tools run.
+  let chosen: HostPort | undefined
+  const endpoint = (): HostPort => {
+    if (!chosen) throw new Error('the backup engine ran a tool before connect() chose a host')
+    return chosen
+  }
   return {
     dump: (database: string, output: Writable) =>
-      runTool({ command: pgDump, args: ['--format=custom', '--no-password'], env: libpqEnvironment(context, database), output, signal: context.signal }),
+      runTool({ command: pgDump, args: ['--format=custom', '--no-password'], env: libpqEnvironment(context, endpoint(), database), output, signal: context.signal }),
     // `pg_restore --list` reads only the table of contents; turning the whole archive into a script (thrown away)
     // also reads and decompresses every data block, so a dump cut short fails here rather than at restore time.
     check: (input: Readable) => runTool({ command: pgRestore, args: ['--file=-'], env: { PATH: process.env.PATH ?? '' }, input, output: devNull(), signal: context.signal }),
@@ -59,12 +70,14 @@ export async function postgresBackupEngine(context: RunContext): Promise<BackupE
       runTool({
         command: pgRestore,
         args: ['--no-password', '--exit-on-error', '--single-transaction', `--dbname=${dbnameConninfo(database)}`, file],
-        env: libpqEnvironment(context, database),
+        env: libpqEnvironment(context, endpoint(), database),
         signal: context.signal,
       }),
     async connect(): Promise<BackupSession> {
       const admin = { user: config.admin.user, password: config.admin.password, database: adminDatabase }
-      const client = await connectWithWait(context, material(), admin, 'DBHOOK_ADMIN_PASSWORD')
+      const session = await connectWithWait(context, material(), admin, 'DBHOOK_ADMIN_PASSWORD')
+      const client = session.client
+      chosen = session.endpoint
       const major = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v ?? 0) / 10000
       const ident = (name: string) => client.escapeIdentifier(name)
       return {
@@ -86,7 +99,7 @@ export async function postgresBackupEngine(context: RunContext): Promise<BackupE
           return rows.map((r) => `pid ${r.pid} ${r.usename ?? '?'}@${r.client_addr ?? 'local'}${r.application_name ? ` (${r.application_name})` : ''}`)
         },
         async rowCounts(name) {
-          const inDatabase = await connectPostgres(config, material(), { ...admin, database: name }, config.connectTimeoutMs, log)
+          const inDatabase = await connectPostgres(config, material(), { ...admin, database: name }, session.endpoint, config.connectTimeoutMs, log)
           try {
             const { rows: tables } = await inDatabase.query<{ schema: string; table: string }>(
               `SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
