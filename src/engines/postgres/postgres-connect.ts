@@ -32,6 +32,8 @@ export interface ChosenSession {
   readonly client: pg.Client
   readonly endpoint: HostPort
   readonly role: ServerRole
+  /** The hosts listed before it that were passed over, each with why (`db-0:5432 is a standby (in recovery)`). */
+  readonly passed: readonly string[]
 }
 
 /**
@@ -170,13 +172,13 @@ async function connectToTarget(
     }
     if (fitsTarget(attrs, role)) {
       if (fallback) await fallback.client.end().catch(() => undefined)
-      return { client, endpoint, role }
+      return { client, endpoint, role, passed: states }
     }
-    states.push(`${describeHost(endpoint)} ${roleWords(role)}`)
-    if (attrs === 'prefer-standby' && !fallback) fallback = { client, endpoint, role }
+    if (attrs === 'prefer-standby' && !fallback) fallback = { client, endpoint, role, passed: [...states] }
     else await client.end().catch(() => undefined)
+    states.push(`${describeHost(endpoint)} ${roleWords(role)}`)
   }
-  if (fallback) return fallback
+  if (fallback) return { ...fallback, passed: states.filter((state) => !state.startsWith(`${describeHost(fallback!.endpoint)} `)) }
   throw new NoSuitableHostError(`${states.join('; ')}; DBHOOK_TARGET_SESSION_ATTRS=${attrs}`)
 }
 
@@ -227,7 +229,8 @@ export async function connectWithWait(context: RunContext, tls: TlsMaterial, log
     target: `${describeTarget(config)} as ${who}`,
   })
   const session = describeSession(chosen.client)
-  const place = config.hosts.length > 1 ? ` (host ${config.hosts.indexOf(chosen.endpoint) + 1} of ${config.hosts.length}, ${roleWords(chosen.role).replace(/^is /, '')})` : ''
+  const passed = chosen.passed.length > 0 ? `; passed over: ${chosen.passed.join('; ')}` : ''
+  const place = config.hosts.length > 1 ? ` (host ${config.hosts.indexOf(chosen.endpoint) + 1} of ${config.hosts.length}, ${roleWords(chosen.role).replace(/^is /, '')}${passed})` : ''
   log.info(
     { ...session, sslmode: tls.system ? 'verify-full' : config.tls.mode, host: chosen.endpoint.host, port: chosen.endpoint.port, ...chosen.role },
     `connected to PostgreSQL at ${describeHost(chosen.endpoint)}${place} as ${who} ${transportWords(session)}`,
