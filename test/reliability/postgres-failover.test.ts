@@ -40,6 +40,11 @@ function provisioning(tag: string): { env: Record<string, string>; dbs: string[]
 
 afterAll(async () => {
   report.server = `PostgreSQL ${majors.join(' and ')}`
+  report.description = [
+    'A real primary and a hot standby streaming from it (a cold copy of the stopped primary: the embedded packages carry',
+    'no pg_basebackup), both listed in DBHOOK_HOST. Hosts are tried in order, as libpq does; DBHOOK_TARGET_SESSION_ATTRS',
+    'defaults to read-write.',
+  ].join(' ')
   await report.write()
 })
 

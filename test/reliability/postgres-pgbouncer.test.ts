@@ -26,6 +26,16 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
     server = await startPostgres(major, { conf: ["log_statement = 'all'", "log_line_prefix = '%p '"] })
     admin = await leastPrivilegeAdmin(server)
     report.server = `PostgreSQL ${major}, PgBouncer 1.18`
+    report.description = [
+      'Debian\'s PgBouncer in front of the server, SCRAM logins checked against the server\'s own verifiers.',
+      'The choice: dbhook works through transaction pooling rather than refusing it. Unless the server provably sees',
+      'dbhook\'s own socket (the client address and port it reports are the socket\'s), the provisioning lock is',
+      '`pg_advisory_xact_lock` in a transaction held open on a connection of its own, polled so that waiting runs pin no',
+      'server connection; PgBouncer cannot move an open transaction, and ends it when its client goes away. Role',
+      'settings are `SET LOCAL ROLE` inside the transaction of their statements. Pooling per transaction is reported',
+      '(two statements on different server backends while the lock connection holds one); that detection can miss it',
+      'when other clients share the pool, which changes only the log line. Statement pooling is refused (exit 78).',
+    ].join(' ')
   })
   afterAll(async () => {
     for (const bouncer of bouncers) await bouncer.stop()

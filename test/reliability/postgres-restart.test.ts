@@ -84,6 +84,11 @@ describe(`PostgreSQL ${major} restarted while apply runs`, () => {
   beforeAll(async () => {
     server = await startPostgres(major)
     report.server = `PostgreSQL ${major}`
+    report.description = [
+      `An openZro-like apply (owner and app role with passwords, pg_trgm, ${databaseCount} databases, DBHOOK_PARALLEL=1, superuser admin)`,
+      'is cut by `pg_ctl restart -m fast` when its log shows the chosen point. apply reconnects within DBHOOK_WAIT_TIMEOUT',
+      'and starts over from inspection; the end state is compared with that of an uninterrupted run (names replaced).',
+    ].join(' ')
     const names = freshNames()
     const run = await runDbhook(['apply'], envFor(names), { timeoutMs: 120_000 })
     expect(run.code, run.stdout.slice(-2000)).toBe(0)
