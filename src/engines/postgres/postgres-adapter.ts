@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { HostPort } from '../../config/config.ts'
+import { describeHost } from '../../config/hosts.ts'
 import { runBounded } from '../../concurrency.ts'
 import { testPasswords } from '../password-check.ts'
 import type { DesiredState, ObservedState, PlanResult } from '../../plan.ts'
@@ -14,7 +15,6 @@ import { takeProvisioningLock, type HeldLock } from './postgres-lock.ts'
 import { checkPrivileges, skippedSteps } from './postgres-privileges.ts'
 import { postgresScript } from './postgres-script.ts'
 import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
-import { describeHost } from '../../config/hosts.ts'
 import { verifyPostgres } from './postgres-verify.ts'
 
 class PostgresSession implements AdminSession {

@@ -205,11 +205,22 @@ function transportWords(session: SessionTransport): string {
   return `over ${session.protocol ?? 'TLS'} (${checked})`
 }
 
-/** `PostgreSQL at db:5432`, or the whole list with the attributes when there is more to say. */
+/**
+ * What the wait is for, in its messages: `PostgreSQL at db:5432` for one host, and with several what kind of
+ * session it looks for: `a read-write session of PostgreSQL at db-0:5432, db-1:5432`.
+ */
 export function describeTarget(config: Config): string {
-  const hosts = config.hosts.map(describeHost).join(', ')
-  const attrs = config.hosts.length > 1 || config.targetSessionAttrs !== 'read-write' ? ` (DBHOOK_TARGET_SESSION_ATTRS=${config.targetSessionAttrs})` : ''
-  return `PostgreSQL at ${hosts}${attrs}`
+  const at = `PostgreSQL at ${config.hosts.map(describeHost).join(', ')}`
+  if (config.hosts.length === 1 && config.targetSessionAttrs === 'read-write') return at
+  const kinds: Record<TargetSessionAttrs, string> = {
+    any: at,
+    'read-write': `a read-write session of ${at}`,
+    'read-only': `a read-only session of ${at}`,
+    primary: `a primary among ${at}`,
+    standby: `a standby among ${at}`,
+    'prefer-standby': `${at} (a standby preferred)`,
+  }
+  return kinds[config.targetSessionAttrs]
 }
 
 /**
