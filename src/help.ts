@@ -26,7 +26,8 @@ Options:
 
 Settings come from the environment (a *_FILE variant exists for every password and wins):
   DBHOOK_ENGINE            postgres (default), mysql (alias mariadb) or spanner
-  DBHOOK_HOST, DBHOOK_PORT server address (PGHOST, PGPORT); port 5432 / 3306
+  DBHOOK_HOST, DBHOOK_PORT server address (PGHOST, PGPORT); port 5432 / 3306; PostgreSQL: comma lists, as libpq
+  DBHOOK_TARGET_SESSION_ATTRS  read-write (default) | primary | any | read-only | standby | prefer-standby
   DBHOOK_ADMIN_USER        role that provisions (PGUSER); needs CREATEDB
   DBHOOK_ADMIN_PASSWORD    its password (PGPASSWORD)
   DBHOOK_ADMIN_DATABASE    database the admin connects to (postgres)

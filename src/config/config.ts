@@ -7,6 +7,15 @@ export type EventTriggerMode = 'auto' | 'on' | 'off'
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof logLevels)[number]
 export type LogFormat = 'json' | 'pretty'
+/** libpq's target_session_attrs: which of the listed hosts a session may end on. */
+export type TargetSessionAttrs = 'any' | 'read-write' | 'read-only' | 'primary' | 'standby' | 'prefer-standby'
+
+/** One entry of DBHOOK_HOST with its port. */
+export interface HostPort {
+  /** A host name, an IP address, or (PostgreSQL) a Unix socket directory. */
+  readonly host: string
+  readonly port: number
+}
 
 export interface TlsSettings {
   /** The libpq meaning of DBHOOK_SSLMODE, whichever word (libpq, MySQL, Go driver) was used. */
@@ -57,8 +66,17 @@ export interface BackupSettings {
 /** Everything dbhook needs, read and validated from the environment before any connection is made. */
 export interface Config {
   readonly engine: Engine
+  /** The first entry of DBHOOK_HOST and its port: for MySQL/MariaDB, which takes one host. */
   readonly host: string
   readonly port: number
+  /**
+   * Every entry of DBHOOK_HOST with its port, in order (libpq's rules: one port for all, or one per host).
+   * PostgreSQL tries them in order and stays on the one its admin session chose: every later connection of the
+   * run goes there (see `connectWithWait`), never to `host`.
+   */
+  readonly hosts: readonly HostPort[]
+  /** DBHOOK_TARGET_SESSION_ATTRS (PGTARGETSESSIONATTRS); read-write when unset. PostgreSQL only. */
+  readonly targetSessionAttrs: TargetSessionAttrs
   readonly admin: { readonly user: string; readonly password?: string; readonly database: string }
   readonly owner: RoleSpec
   readonly app?: RoleSpec

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs'
 import { customCleanEnv, makeValidator, str } from 'envalid'
 import { parseBackupKey } from '../backup/backup-crypto.ts'
 import { ConfigError } from '../errors.ts'
-import { logLevels, type Command, type Config, type Engine, type EventTriggerMode, type LogFormat, type SslMode } from './config.ts'
+import { logLevels, type Command, type Config, type Engine, type EventTriggerMode, type LogFormat, type SslMode, type TargetSessionAttrs } from './config.ts'
 import { parseDatabases, type DatabaseSpec } from './databases.ts'
 import { parseDuration } from './duration.ts'
 import { engineRules } from './engine-rules.ts'
+import { parseHosts } from './hosts.ts'
 import { loadSpannerConfig } from './spanner-config.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -24,7 +25,20 @@ const libpqFallbacks: Record<string, string> = {
   DBHOOK_SSLCERT: 'PGSSLCERT',
   DBHOOK_SSLKEY: 'PGSSLKEY',
   DBHOOK_CONNECT_TIMEOUT: 'PGCONNECT_TIMEOUT',
+  DBHOOK_TARGET_SESSION_ATTRS: 'PGTARGETSESSIONATTRS',
 }
+
+const targetSessionAttrs: Record<string, TargetSessionAttrs> = {
+  any: 'any',
+  'read-write': 'read-write',
+  'read-only': 'read-only',
+  primary: 'primary',
+  standby: 'standby',
+  'prefer-standby': 'prefer-standby',
+}
+
+/** Commands that write, so they must end on a host that accepts writes. */
+const writingCommands: ReadonlySet<Command> = new Set(['apply', 'verify', 'restore', 'drill'])
 
 const engineAliases: Record<string, Engine> = {
   postgres: 'postgres',
@@ -67,14 +81,6 @@ const duration = makeValidator<number>((input) => {
   const ms = parseDuration(input)
   if (ms === undefined || ms <= 0) throw new Error(`must be a positive duration such as 30, 90s or 5m, got ${quote(input)}`)
   return ms
-})
-
-const port = makeValidator<number>((input) => {
-  const value = Number(input.trim())
-  if (!/^\d+$/.test(input.trim()) || value < 1 || value > 65535) {
-    throw new Error(`must be a port number (1-65535), got ${quote(input)}`)
-  }
-  return value
 })
 
 function positiveInt(max: number) {
@@ -148,7 +154,10 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
     {
       DBHOOK_ENGINE: choice('postgres, mysql (alias mariadb) or spanner', engineAliases)({ default: 'postgres' }),
       DBHOOK_HOST: text({ default: '' }),
-      DBHOOK_PORT: port({ default: 0 }),
+      DBHOOK_PORT: text({ default: '' }),
+      DBHOOK_TARGET_SESSION_ATTRS: choice('one of any, read-write, read-only, primary, standby, prefer-standby', targetSessionAttrs)({
+        default: 'read-write',
+      }),
       DBHOOK_ADMIN_USER: text({ default: '' }),
       DBHOOK_ADMIN_PASSWORD: text({ default: '' }),
       DBHOOK_ADMIN_DATABASE: text({ default: 'postgres' }),
@@ -213,6 +222,15 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
   const ownerPassword = cleaned.DBHOOK_OWNER_PASSWORD || (ownerIsAdmin ? adminPassword : undefined)
 
   if (needsServer && cleaned.DBHOOK_HOST === '') problems.push('DBHOOK_HOST (or PGHOST) is required')
+  const { hosts, problems: hostProblems } = parseHosts(cleaned.DBHOOK_HOST, raw.DBHOOK_PORT, rules.defaultPort)
+  problems.push(...hostProblems)
+  if (hosts.length > 1 && engine !== 'postgres') {
+    problems.push(`DBHOOK_HOST lists ${hosts.length} hosts: a list of hosts is supported for PostgreSQL only; give MySQL/MariaDB one host`)
+  }
+  const attrs = cleaned.DBHOOK_TARGET_SESSION_ATTRS
+  if (raw.DBHOOK_TARGET_SESSION_ATTRS !== undefined && writingCommands.has(command) && ['read-only', 'standby', 'prefer-standby'].includes(attrs)) {
+    problems.push(`DBHOOK_TARGET_SESSION_ATTRS=${attrs} cannot be used with ${command}, which writes: use read-write (the default), primary or any`)
+  }
   if (needsServer && command !== 'verify' && adminUser === '') {
     problems.push('DBHOOK_ADMIN_USER (or PGUSER) is required')
   }
@@ -300,6 +318,9 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
   const warnings = Object.keys(env)
     .filter((name) => name.startsWith('DBHOOK_') && !known.has(name))
     .map((name) => `${name} is not a dbhook variable and is ignored`)
+  if (engine !== 'postgres' && raw.DBHOOK_TARGET_SESSION_ATTRS !== undefined) {
+    warnings.push('DBHOOK_TARGET_SESSION_ATTRS is for PostgreSQL only and is ignored')
+  }
   if (tls.mode === 'disable' && (tls.cert || tls.rootCert)) {
     warnings.push('DBHOOK_SSLMODE is disable: DBHOOK_SSLROOTCERT, DBHOOK_SSLCERT and DBHOOK_SSLKEY are ignored, as libpq ignores them')
   }
@@ -310,8 +331,10 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
 
   return {
     engine,
-    host: cleaned.DBHOOK_HOST,
-    port: cleaned.DBHOOK_PORT || rules.defaultPort,
+    host: hosts[0]?.host ?? '',
+    port: hosts[0]?.port ?? rules.defaultPort,
+    hosts,
+    targetSessionAttrs: attrs,
     admin: { user: adminUser, password: adminPassword, database: cleaned.DBHOOK_ADMIN_DATABASE },
     owner: { name: ownerName, password: ownerPassword },
     app: appName === '' ? undefined : { name: appName, password: cleaned.DBHOOK_APP_PASSWORD || undefined },

@@ -135,6 +135,8 @@ export function loadSpannerConfig(options: {
     engine: 'spanner',
     host: endpoint.host,
     port: endpoint.port,
+    hosts: [endpoint],
+    targetSessionAttrs: 'any',
     admin: { user: '', database: '' },
     owner: { name: '' },
     databases,

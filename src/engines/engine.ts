@@ -39,6 +39,8 @@ export interface EngineInspection {
  * runs serialize.
  */
 export interface AdminSession {
+  /** The host the session ended on, `db-1:5432`, when the engine may choose among several. */
+  readonly where?: string
   /** Takes the provisioning lock, waiting no later than the deadline. */
   lock(context: RunContext): Promise<void>
   inspect(desired: DesiredState): Promise<EngineInspection>
@@ -55,6 +57,12 @@ export interface EngineAdapter extends PlanCapabilities {
   readonly label: string
   /** Connects as the admin, retrying what is transient until the deadline (exit 69) or a permanent error. */
   connectAdmin(context: RunContext): Promise<AdminSession>
+  /**
+   * When `error` means the session's connection was lost (the server restarted, a failover), the reason in a few
+   * words: apply then starts over on a new session within the deadline. Undefined for anything a new connection
+   * would not fix. Engines without it are never retried.
+   */
+  connectionLost?(error: unknown): string | undefined
   /** Logs in as the owner and checks every database; returns every problem found (empty when all is well). */
   verify(context: RunContext): Promise<readonly string[]>
   /** The idempotent SQL a DBA can run by hand for this configuration, without connecting. */

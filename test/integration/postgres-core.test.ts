@@ -234,9 +234,10 @@ describe('waiting for a server', () => {
     // The signal goes once dbhook says it is waiting (its handlers are in place by then), not after a guessed sleep.
     let waiting!: () => void
     const saysWaiting = new Promise<void>((resolve) => (waiting = resolve))
+    let output = ''
     const running = runDbhook(['wait'], { DBHOOK_HOST: '127.0.0.1', DBHOOK_PORT: String(port), DBHOOK_ADMIN_USER: 'postgres', DBHOOK_WAIT_TIMEOUT: '60s' }, {
       onSpawn: (p) => (pid = p),
-      onStdout: (soFar) => soFar.includes('waiting for PostgreSQL') && waiting(),
+      onStdout: (chunk) => (output += chunk).includes('waiting for PostgreSQL') && waiting(),
     })
     await saysWaiting
     process.kill(pid, 'SIGTERM')

@@ -19,6 +19,8 @@ interface Section {
   readonly title: string
   readonly server: string
   readonly finishedAt: string
+  /** What the section tests and why, when the figures need it; a paragraph under the title. */
+  readonly description?: string
   readonly rows: CaseRow[]
 }
 
@@ -33,6 +35,7 @@ export class ReliabilityReport {
   private readonly title: string
   private readonly order: number
   server = ''
+  description = ''
 
   constructor(slug: string, title: string, order: number) {
     this.slug = slug
@@ -59,7 +62,7 @@ export class ReliabilityReport {
   async write(): Promise<void> {
     if (this.rows.length === 0) return
     await mkdir(sectionsDir, { recursive: true })
-    const section: Section = { order: this.order, title: this.title, server: this.server, finishedAt: new Date().toISOString(), rows: this.rows }
+    const section: Section = { order: this.order, title: this.title, server: this.server, finishedAt: new Date().toISOString(), description: this.description || undefined, rows: this.rows }
     await writeFile(join(sectionsDir, `${this.slug}.json`), `${JSON.stringify(section, null, 2)}\n`)
     await withLock(async () => {
       const sections: Section[] = []
@@ -109,6 +112,7 @@ function render(sections: Section[]): string {
   ]
   for (const section of sections) {
     lines.push(`## ${section.title}`, '', `${section.server ? `${section.server}; ` : ''}finished ${section.finishedAt}.`, '')
+    if (section.description) lines.push(section.description, '')
     lines.push('| Case | Runs | Outcome | Figures |', '| --- | ---: | --- | --- |')
     for (const row of section.rows) lines.push(`| ${cell(row.name)} | ${row.runs} | ${cell(row.outcome)} | ${cell(row.figures)} |`)
     lines.push('')

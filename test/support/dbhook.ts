@@ -38,7 +38,7 @@ export function holdsSecret(text: string): boolean {
  * termination message (written to a temporary file unless `env` names one). Passwords in `env` are remembered;
  * the run is rejected when stdout, stderr or the termination message holds any password used so far.
  */
-export function runDbhook(args: string[], env: Record<string, string>, options: { timeoutMs?: number; onSpawn?: (pid: number) => void; onStdout?: (soFar: string) => void } = {}): Promise<RunResult> {
+export function runDbhook(args: string[], env: Record<string, string>, options: { timeoutMs?: number; onSpawn?: (pid: number) => void; onStdout?: (chunk: string) => void } = {}): Promise<RunResult> {
   for (const [name, value] of Object.entries(env)) if (/PASSWORD$/.test(name) && value) usedSecrets.add(value)
   const started = Date.now()
   const scratch = env.DBHOOK_TERMINATION_LOG === undefined ? mkdtempSync(join(tmpdir(), 'dbhook-run-')) : undefined
@@ -53,7 +53,7 @@ export function runDbhook(args: string[], env: Record<string, string>, options: 
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString()
-      options.onStdout?.(stdout)
+      options.onStdout?.(chunk.toString())
     })
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)

@@ -144,3 +144,64 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...base, DBHOOK_APP_PASSWORD: 'x' })).toEqual(['DBHOOK_APP_PASSWORD is set but DBHOOK_APP_USER is not'])
   })
 })
+
+describe('several hosts and DBHOOK_TARGET_SESSION_ATTRS, as libpq reads them', () => {
+  const hostsOf = (env: Record<string, string>) => loadConfig({ ...base, ...env }, 'apply').hosts
+
+  test('a comma list of hosts takes one port for all, one per host, or the default', () => {
+    expect(hostsOf({ DBHOOK_HOST: 'db-0.db, db-1.db ,10.0.0.7' })).toEqual([
+      { host: 'db-0.db', port: 5432 },
+      { host: 'db-1.db', port: 5432 },
+      { host: '10.0.0.7', port: 5432 },
+    ])
+    expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '6432' })).toEqual([{ host: 'a', port: 6432 }, { host: 'b', port: 6432 }])
+    expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433, 5434' })).toEqual([{ host: 'a', port: 5433 }, { host: 'b', port: 5434 }])
+    expect(hostsOf({ DBHOOK_HOST: '::1,127.0.0.1', DBHOOK_PORT: '1,2' })).toEqual([{ host: '::1', port: 1 }, { host: '127.0.0.1', port: 2 }])
+    const config = loadConfig({ ...base, DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433,5434' }, 'apply')
+    expect({ host: config.host, port: config.port }).toEqual({ host: 'a', port: 5433 })
+  })
+
+  test('PGHOST and PGPORT lists are fallbacks too, and PGTARGETSESSIONATTRS for the attributes', () => {
+    const config = loadConfig({ PGHOST: 'p1,p2', PGPORT: '1,2', PGUSER: 'u', PGTARGETSESSIONATTRS: 'primary', DBHOOK_DATABASES: 'a' }, 'apply')
+    expect(config.hosts).toEqual([{ host: 'p1', port: 1 }, { host: 'p2', port: 2 }])
+    expect(config.targetSessionAttrs).toBe('primary')
+    expect(loadConfig({ ...base, PGTARGETSESSIONATTRS: 'any', DBHOOK_TARGET_SESSION_ATTRS: 'read-write' }, 'apply').targetSessionAttrs).toBe('read-write')
+  })
+
+  test.each([
+    ['a port count that matches neither one nor the hosts', { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,2,3' }, 'DBHOOK_PORT lists 3 ports for 2 hosts in DBHOOK_HOST: give one port for all hosts, or one per host'],
+    ['two ports for one host', { DBHOOK_HOST: 'a', DBHOOK_PORT: '1,2' }, 'DBHOOK_PORT lists 2 ports for 1 host in DBHOOK_HOST: give one port for all hosts, or one per host'],
+    ['an empty host entry', { DBHOOK_HOST: 'a,,b' }, 'DBHOOK_HOST "a,,b" has an empty entry: list host names separated by commas'],
+    ['a trailing comma', { DBHOOK_HOST: 'a,' }, 'DBHOOK_HOST "a," has an empty entry: list host names separated by commas'],
+    ['an empty port entry', { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,' }, 'DBHOOK_PORT "1," has an empty entry: give one port for all hosts, or one per host'],
+    ['a bad port in a list', { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,70000' }, 'DBHOOK_PORT must be port numbers (1-65535) separated by commas, got "70000" in "1,70000"'],
+    ['a socket directory among TCP hosts', { DBHOOK_HOST: '/var/run/postgresql,db' }, 'DBHOOK_HOST "/var/run/postgresql,db" mixes a Unix socket directory with TCP hosts: list either TCP hosts or one socket directory'],
+    ['several hosts for MySQL', { DBHOOK_ENGINE: 'mysql', DBHOOK_HOST: 'a,b' }, 'DBHOOK_HOST lists 2 hosts: a list of hosts is supported for PostgreSQL only; give MySQL/MariaDB one host'],
+    ['an unknown attribute', { DBHOOK_TARGET_SESSION_ATTRS: 'master' }, 'DBHOOK_TARGET_SESSION_ATTRS must be one of any, read-write, read-only, primary, standby, prefer-standby, got "master"'],
+  ])('%s is a configuration error naming the variable', (_name, env, message) => {
+    expect(problemsOf({ ...base, ...env })).toEqual([message])
+  })
+
+  test('unset, every command looks for a read-write session; commands that write refuse the read-only attributes', () => {
+    for (const command of ['apply', 'plan', 'wait', 'verify', 'backup'] as const) {
+      expect(loadConfig({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp' }, command).targetSessionAttrs).toBe('read-write')
+    }
+    for (const attrs of ['read-only', 'standby', 'prefer-standby']) {
+      for (const command of ['apply', 'verify', 'restore', 'drill'] as const) {
+        expect(problemsOf({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command)).toEqual([
+          `DBHOOK_TARGET_SESSION_ATTRS=${attrs} cannot be used with ${command}, which writes: use read-write (the default), primary or any`,
+        ])
+      }
+      for (const command of ['plan', 'wait', 'backup'] as const) {
+        expect(loadConfig({ ...base, DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command).targetSessionAttrs).toBe(attrs)
+      }
+    }
+    for (const attrs of ['any', 'primary', 'read-write']) expect(loadConfig({ ...base, DBHOOK_TARGET_SESSION_ATTRS: attrs }, 'apply').targetSessionAttrs).toBe(attrs)
+  })
+
+  test('MySQL ignores DBHOOK_TARGET_SESSION_ATTRS with a warning', () => {
+    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mysql', DBHOOK_TARGET_SESSION_ATTRS: 'primary' }, 'apply').warnings).toEqual([
+      'DBHOOK_TARGET_SESSION_ATTRS is for PostgreSQL only and is ignored',
+    ])
+  })
+})

@@ -1,45 +1,68 @@
 import type pg from 'pg'
-import { DbhookError, ExitCode } from '../../errors.ts'
+import type { HostPort } from '../../config/config.ts'
+import { describeHost } from '../../config/hosts.ts'
 import { runBounded } from '../../concurrency.ts'
 import { testPasswords } from '../password-check.ts'
 import type { DesiredState, ObservedState, PlanResult } from '../../plan.ts'
 import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '../engine.ts'
 import { applyPostgresPlan } from './postgres-apply.ts'
-import { connectPostgres, connectWithWait } from './postgres-connect.ts'
+import { connectPostgres, connectWithWait, type ChosenSession } from './postgres-connect.ts'
 import { postgresCapabilities } from './postgres-capabilities.ts'
-import { errorCode } from './postgres-errors.ts'
+import { connectionLoss, errorCode } from './postgres-errors.ts'
 import { inspectDatabaseItems } from './postgres-grants.ts'
 import { inspectServer, type AdminFacts } from './postgres-inspect.ts'
+import { takeProvisioningLock, type HeldLock } from './postgres-lock.ts'
 import { checkPrivileges, skippedSteps } from './postgres-privileges.ts'
 import { postgresScript } from './postgres-script.ts'
 import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
 import { verifyPostgres } from './postgres-verify.ts'
 
-/** Session advisory lock key shared by every dbhook run: the bytes of "dbhook" as a bigint. */
-const lockKey = '110373821706091'
-
 class PostgresSession implements AdminSession {
   /** What the last inspection found about the admin; apply acts on it. */
   private facts: AdminFacts | undefined
+  private readonly client: pg.Client
+  /** The host DBHOOK_TARGET_SESSION_ATTRS chose: every connection of this session goes there. */
+  readonly endpoint: HostPort
+  private held: HeldLock | undefined
+  /** Per-database connections open now, so that a lost session can cut them off. */
+  private readonly others = new Set<pg.Client>()
+  private closing = false
+  /** Why the session is gone (admin connection or lock connection closed under it). */
+  private lost: string | undefined
 
   constructor(
-    private readonly client: pg.Client,
+    chosen: ChosenSession,
     private readonly tls: TlsMaterial,
     private readonly context: RunContext,
-  ) {}
+  ) {
+    this.client = chosen.client
+    this.endpoint = chosen.endpoint
+    this.client.once('end', () => this.lose('the admin connection closed'))
+  }
+
+  get where(): string {
+    return describeHost(this.endpoint)
+  }
 
   async lock(context: RunContext): Promise<void> {
-    const timeLeft = Math.max(1, context.deadline - Date.now())
-    try {
-      await this.client.query(`SET lock_timeout = ${Math.ceil(timeLeft)}`)
-      await this.client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey])
-      await this.client.query('RESET lock_timeout')
-    } catch (error) {
-      if (errorCode(error) === '55P03') {
-        throw new DbhookError('another dbhook run held the provisioning lock until DBHOOK_WAIT_TIMEOUT ran out', ExitCode.unavailable, { cause: error })
-      }
-      throw error
+    this.held = await takeProvisioningLock(this.client, this.endpoint, () => this.connectAdmin(this.context.config.admin.database), context)
+    if (this.held.kind === 'transaction') {
+      this.others.delete(this.held.client)
+      this.held.client.once('end', () => this.lose('the connection holding the provisioning lock closed'))
     }
+  }
+
+  /**
+   * Without the admin connection, or without the connection whose transaction holds the lock, the run is no
+   * longer serialized with other runs: every connection of the session is cut at once, so that the work in
+   * flight fails as a lost connection (and apply starts over on a new session) instead of going on unlocked.
+   */
+  private lose(reason: string): void {
+    if (this.closing || this.lost) return
+    this.lost = reason
+    this.context.log.debug(`session lost: ${reason}`)
+    const held = this.held?.kind === 'transaction' ? [this.held.client] : []
+    for (const client of [this.client, ...held, ...this.others]) destroy(client)
   }
 
   async inspect(desired: DesiredState): Promise<EngineInspection> {
@@ -82,12 +105,20 @@ class PostgresSession implements AdminSession {
     return { ...observed, databases }
   }
 
-  private connectAdmin(database: string): Promise<pg.Client> {
-    const { config, log } = this.context
-    return connectPostgres(config, this.tls, { user: config.admin.user, password: config.admin.password, database }, config.connectTimeoutMs, log)
+  /** Another admin connection, to `database` on the session's host. */
+  private async connectAdmin(database: string): Promise<pg.Client> {
+    const { config, log, signal } = this.context
+    // After a signal the undo of a lent membership still needs a connection of its own.
+    if (this.lost && !signal.aborted) throw Object.assign(new Error(`Connection terminated: ${this.lost}`), { code: '08006' })
+    const client = await connectPostgres(config, this.tls, { user: config.admin.user, password: config.admin.password, database }, this.endpoint, config.connectTimeoutMs, log)
+    this.others.add(client)
+    client.once('end', () => this.others.delete(client))
+    return client
   }
 
   async close(): Promise<void> {
+    this.closing = true
+    if (this.held?.kind === 'transaction') await this.held.client.end().catch(() => undefined)
     await this.client.end().catch(() => undefined)
   }
 
@@ -97,7 +128,7 @@ class PostgresSession implements AdminSession {
       desired.roles,
       config.admin.user,
       async (role) => {
-        const client = await connectPostgres(config, this.tls, { user: role.name, password: role.password, database: config.admin.database }, config.connectTimeoutMs, log)
+        const client = await connectPostgres(config, this.tls, { user: role.name, password: role.password, database: config.admin.database }, this.endpoint, config.connectTimeoutMs, log)
         await client.end().catch(() => undefined)
       },
       (error) => errorCode(error) === '28P01',
@@ -112,10 +143,16 @@ export const postgresAdapter: EngineAdapter = {
   async connectAdmin(context) {
     const { config, log } = context
     const tls = readTlsMaterial(config.tls, log)
-    const client = await connectWithWait(context, tls, { user: config.admin.user, password: config.admin.password, database: config.admin.database }, 'DBHOOK_ADMIN_PASSWORD')
-    return new PostgresSession(client, tls, context)
+    const chosen = await connectWithWait(context, tls, { user: config.admin.user, password: config.admin.password, database: config.admin.database }, 'DBHOOK_ADMIN_PASSWORD')
+    return new PostgresSession(chosen, tls, context)
   },
+  connectionLost: connectionLoss,
   verify: (context) => verifyPostgres(context),
   script: (config) => postgresScript(config),
   backup: async (context) => (await import('./postgres-backup.ts')).postgresBackupEngine(context),
+}
+
+/** Closes a connection at once, without the goodbye a server that is gone would never answer. */
+function destroy(client: pg.Client): void {
+  ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
 }

@@ -137,13 +137,15 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
           await run(step, async () => {
             if (asOwner(step) !== actingAsOwner) {
               actingAsOwner = asOwner(step)
-              await target.query(actingAsOwner ? `SET ROLE ${quoteIdentifier(database.owner)}` : 'RESET ROLE')
+              // LOCAL, so the role ends with this transaction: behind a pooler per transaction (PgBouncer) a plain
+              // SET ROLE would stay on a server backend that the pooler hands to other clients.
+              await target.query(actingAsOwner ? `SET LOCAL ROLE ${quoteIdentifier(database.owner)}` : 'SET LOCAL ROLE NONE')
             }
             for (const sql of await itemStatements(target, step.item, database.name, database.owner, facts.major)) await executeOn(target)(sql)
           })
           done.push(step)
         }
-        if (actingAsOwner) await target.query('RESET ROLE')
+        if (actingAsOwner) await target.query('SET LOCAL ROLE NONE')
         return done
       })
     } finally {

@@ -11,6 +11,7 @@ import { findTool, runTool } from '../../backup/backup-process.ts'
 import { countRows, readInventory, readObjects } from './postgres-inventory.ts'
 import { dropAbandonedLendings, ownerAccess, type OwnerAccess } from './postgres-owner-access.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
+import type { HostPort } from '../../config/config.ts'
 import type { RunContext } from '../engine.ts'
 import { connectPostgres, connectWithWait } from './postgres-connect.ts'
 import { inspectServer, type AdminFacts } from './postgres-inspect.ts'
@@ -19,13 +20,17 @@ import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
 
 const run = promisify(execFile)
 
-/** libpq's words for DBHOOK_SSLMODE (the configuration already maps MySQL's and the Go driver's words to them). */
-function libpqEnvironment(context: RunContext, database: string, login: { user: string; password?: string }): Record<string, string> {
+/**
+ * The environment of pg_dump, pg_restore and psql: the host the admin session chose among DBHOOK_HOST (not the
+ * list, which libpq would try from the top), the login that acts as the owner, and libpq's words for
+ * DBHOOK_SSLMODE (the configuration already maps MySQL's and the Go driver's words to them).
+ */
+function libpqEnvironment(context: RunContext, endpoint: HostPort, database: string, login: { user: string; password?: string }): Record<string, string> {
   const { config } = context
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    PGHOST: config.host,
-    PGPORT: String(config.port),
+    PGHOST: endpoint.host,
+    PGPORT: String(endpoint.port),
     PGUSER: login.user,
     PGDATABASE: database,
     PGSSLMODE: config.tls.mode,
@@ -91,9 +96,9 @@ async function connectSession(context: RunContext, tools: PostgresTools): Promis
   const { config, log } = context
   const tls: TlsMaterial = readTlsMaterial(config.tls, log)
   const adminLogin = { user: config.admin.user, password: config.admin.password }
-  const client = await connectWithWait(context, tls, { ...adminLogin, database: config.admin.database }, 'DBHOOK_ADMIN_PASSWORD')
+  const { client, endpoint } = await connectWithWait(context, tls, { ...adminLogin, database: config.admin.database }, 'DBHOOK_ADMIN_PASSWORD')
   const connectTo = (database: string, login: { user: string; password?: string }) =>
-    connectPostgres(config, tls, { ...login, database }, config.connectTimeoutMs, log)
+    connectPostgres(config, tls, { ...login, database }, endpoint, config.connectTimeoutMs, log)
   let access: OwnerAccess | undefined
   try {
     // The same facts apply reads: the server's version (read once, here) and what the admin may do for the owner.
@@ -102,7 +107,7 @@ async function connectSession(context: RunContext, tools: PostgresTools): Promis
     const { facts } = await inspectServer(client, { roles: [{ name: config.owner.name, kind: 'owner' }], databases: [] }, Promise.resolve(new Map()), [])
     access = await ownerAccess({ client, facts, context, connectAdmin: () => connectTo(config.admin.database, adminLogin) })
     log.debug({ mode: access.mode, owner: access.owner }, 'acting as the owner')
-    return new PostgresBackupSession(context, tools, client, facts, access, connectTo)
+    return new PostgresBackupSession(context, tools, client, endpoint, facts, access, connectTo)
   } catch (error) {
     await access?.release()
     await client.end().catch(() => undefined)
@@ -118,6 +123,8 @@ class PostgresBackupSession implements BackupSession {
     private readonly context: RunContext,
     private readonly tools: PostgresTools,
     private readonly client: pg.Client,
+    /** The host the admin session chose: the tools go there too. */
+    private readonly endpoint: HostPort,
     private readonly facts: AdminFacts,
     private readonly access: OwnerAccess,
     private readonly connectTo: (database: string, login: { user: string; password?: string }) => Promise<pg.Client>,
@@ -164,7 +171,7 @@ class PostgresBackupSession implements BackupSession {
       const dumping = runTool({
         command: this.tools.pgDump,
         args: ['--format=custom', '--no-password', `--snapshot=${snapshot}`, ...this.access.toolArgs],
-        env: libpqEnvironment(this.context, database, this.access.login),
+        env: libpqEnvironment(this.context, this.endpoint, database, this.access.login),
         output,
         signal: this.context.signal,
       })
@@ -196,7 +203,7 @@ class PostgresBackupSession implements BackupSession {
         await writeFile(listFile, kept.join('\n') + '\n', { mode: 0o600 })
         args.push(`--use-list=${listFile}`)
       }
-      const env = libpqEnvironment(this.context, database, this.access.login)
+      const env = libpqEnvironment(this.context, this.endpoint, database, this.access.login)
       // pg_restore 17+ sends `SET transaction_timeout`, which older servers reject; a script through psql lets
       // dbhook leave that one line out.
       this.restoreMajor ??= (await versionOf(this.tools.pgRestore)).major

@@ -12,6 +12,9 @@ interface PgLikeError {
   severity?: string
 }
 
+/** No listed host gave a session DBHOOK_TARGET_SESSION_ATTRS accepts; the message names each host's state. */
+export class NoSuitableHostError extends Error {}
+
 /** The SQLSTATE or Node error code, and a message without secrets (pg's messages never hold passwords). */
 export function errorCode(error: unknown): string | undefined {
   return (error as PgLikeError)?.code
@@ -29,6 +32,7 @@ export function classifyPostgresConnectError(
   const err = error as PgLikeError
   const code = err?.code
   const message = err?.message ?? String(error)
+  if (error instanceof NoSuitableHostError) return { retry: true, reason: message }
   if (code === '28P01') {
     return permanent(`password authentication failed for role ${JSON.stringify(who.user)}: check ${who.variable}`, ExitCode.noPermission, error)
   }
@@ -42,6 +46,15 @@ export function classifyPostgresConnectError(
   }
   if (code === '42501') {
     return permanent(`role ${JSON.stringify(who.user)} may not connect: ${message}`, ExitCode.noPermission, error)
+  }
+  // PgBouncer refuses a login with 08P01, not 28P01, whether the password is wrong or the role is not in its
+  // auth_file: as permanent as the server's own refusal.
+  if (code === '08P01' && /(SASL|password) authentication failed|no such user/i.test(message)) {
+    return permanent(
+      `the connection pooler refused role ${JSON.stringify(who.user)} (${message}): check ${who.variable}, and that the pooler knows the role (PgBouncer: auth_file or auth_query)`,
+      ExitCode.noPermission,
+      error,
+    )
   }
   if (code && transientStates.has(code)) return { retry: true, reason: `${code} ${message}` }
   if (code && transientNodeCodes.has(code)) return { retry: true, reason: code }
@@ -79,4 +92,26 @@ export function stepError(what: string, error: unknown): DbhookError {
   const code = err?.code
   const exitCode = code === '42501' ? ExitCode.noPermission : ExitCode.failed
   return new DbhookError(`${what} failed: ${code ? `${code} ` : ''}${err?.message ?? String(error)}`, exitCode, { cause: error })
+}
+
+// A session the server ended (shutdown, restart, crash, failover) or a socket that broke: the work can be
+// redone on a new connection. 25006: the server became read-only under the session (a primary demoted).
+const lostStates = new Set(['57P01', '57P02', '57P03', '57P05', '08000', '08003', '08006', '25006'])
+const lostNodeCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
+const lostMessages = /Connection terminated|server conn crashed|server closed the connection unexpectedly|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|connection is closed|socket hang up|timeout expired/i
+
+/**
+ * When `error` (or what caused it) means the connection to the server was lost rather than refused, the reason
+ * in a few words; undefined for everything else, which a new connection would not fix (privileges, SQL, auth).
+ */
+export function connectionLoss(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 8; depth += 1) {
+    const err = current as PgLikeError & { cause?: unknown }
+    const code = err.code
+    const message = err.message ?? ''
+    if (code && (lostStates.has(code) || lostNodeCodes.has(code))) return `${code} ${message}`.trim()
+    if (lostMessages.test(message)) return message
+    current = err.cause
+  }
+  return undefined
 }

@@ -19,7 +19,7 @@ export async function withLentMemberships<T>(client: pg.Client, roles: readonly 
       log.debug(`lending ${JSON.stringify(role)} to the admin inside this transaction`)
       await client.query(grantMembershipSql(role, major))
     }
-    // `work` ends as the admin again (RESET ROLE after any SET ROLE), so that it can give the memberships back.
+    // `work` ends as the admin again (SET LOCAL ROLE NONE after any SET LOCAL ROLE), so that it can give the memberships back.
     const result = await work()
     for (const role of [...roles].reverse()) await client.query(revokeMembershipSql(role))
     await client.query('COMMIT')

@@ -12,7 +12,7 @@ export async function verifyPostgres(context: RunContext): Promise<readonly stri
   const tls = readTlsMaterial(config.tls, log)
   const owner = config.owner
   const login = { user: owner.name, password: owner.password }
-  const client = await connectWithWait(context, tls, { ...login, database: config.admin.database }, 'DBHOOK_OWNER_PASSWORD')
+  const { client, endpoint } = await connectWithWait(context, tls, { ...login, database: config.admin.database }, 'DBHOOK_OWNER_PASSWORD')
   let owners: Map<string, string>
   try {
     const result = await client.query<{ name: string; owner: string }>(
@@ -40,7 +40,7 @@ export async function verifyPostgres(context: RunContext): Promise<readonly stri
   const probes = await runBounded(reachable, config.parallel, async (db) => {
     let probe
     try {
-      probe = await connectPostgres(config, tls, { ...login, database: db.name }, config.connectTimeoutMs, log)
+      probe = await connectPostgres(config, tls, { ...login, database: db.name }, endpoint, config.connectTimeoutMs, log)
     } catch (error) {
       return `${db.key}: ${JSON.stringify(owner.name)} cannot connect to ${JSON.stringify(db.name)}: ${(error as Error).message}`
     }
