@@ -396,6 +396,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   restrict_oom_score_adj = true
+  # Not in /run/netns, which `ip netns add` elsewhere on the machine may bind-mount over itself, hiding (and
+  # pinning) a pod's namespace from containerd.
+  netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
@@ -677,13 +680,19 @@ down() {
     sleep 1
   fi
   local mount failed=
-  for mount in $(state_mounts) "${netns[@]}"; do
-    if mountpoint -q "$mount" 2>/dev/null; then
-      umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || { failed="$failed $mount"; continue; }
-    fi
-    case "$mount" in /var/run/netns/*|/run/netns/*) rm -f "$mount" ;; esac
+  for mount in $(state_mounts); do
+    umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || failed="$failed $mount"
   done
   [ -z "$failed" ] || die "could not unmount:$failed"
+  # Namespaces of a containerd that kept them in /run/netns (before netns_mounts_under_state_dir).
+  for mount in "${netns[@]}"; do
+    case "$mount" in "$STATE"/*) continue ;; esac
+    if mountpoint -q "$mount" 2>/dev/null && ! umount "$mount" 2>/dev/null; then
+      log "warning: cannot unmount $mount (hidden by a mount over /run/netns)"
+      continue
+    fi
+    rm -f "$mount"
+  done
   # The kubelet's cgroups (below $CGROUP_ROOT in each hierarchy), deepest first.
   local hierarchy
   for hierarchy in $(cgroup_hierarchies); do
@@ -696,7 +705,16 @@ down() {
       iptables -D FORWARD $rule -m comment --comment "$iptables_comment" -j DROP
     done
   done
-  ip link show "$BRIDGE" >/dev/null 2>&1 && { log "removing bridge $BRIDGE"; ip link del "$BRIDGE"; }
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    # A veth still on the bridge belongs to a pod namespace that could not be removed: deleting it takes both ends.
+    local veth
+    for veth in $(ip -o link show master "$BRIDGE" | awk -F': ' '{print $2}' | cut -d@ -f1); do
+      log "removing $veth (left on $BRIDGE)"
+      ip link del "$veth" 2>/dev/null || true
+    done
+    log "removing bridge $BRIDGE"
+    ip link del "$BRIDGE"
+  fi
   # libcni's result cache and the kubelet's log links for this cluster's containers.
   rm -f /var/lib/cni/results/"$NETWORK_NAME"-* 2>/dev/null || true
   [ -d /var/log/containers ] && find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
