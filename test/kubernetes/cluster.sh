@@ -29,10 +29,12 @@ CNI_BIN=${DBHOOK_CNI_BIN:-/usr/lib/cni}
 # there (--kubelet-preferred-address-types=InternalIP) without DNS.
 NODE_NAME=127.0.0.1
 NAMESPACE=dbhook-e2e
-NETWORK_NAME=dbhook-e2e
-BRIDGE=dbhook-e2e0
+# Names on the host are this cluster's own (another state directory makes another cluster beside it).
+CLUSTER_ID=$(printf '%s' "$STATE" | sha256sum | cut -c1-6)
+NETWORK_NAME=dbhook-e2e-$CLUSTER_ID
+BRIDGE=dbhk-$CLUSTER_ID
 # The kubelet's cgroups go below this one in every hierarchy, so that `down` can remove exactly those.
-CGROUP_ROOT=/dbhook-e2e
+CGROUP_ROOT=/dbhook-e2e-$CLUSTER_ID
 PAUSE_IMAGE=localhost/dbhook-pause:1
 DBHOOK_IMAGE=localhost/dbhook:dev
 PGTOOLS_IMAGE=localhost/dbhook:dev-pgtools
@@ -396,7 +398,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   restrict_oom_score_adj = true
-  # Not in /run/netns, which `ip netns add` elsewhere on the machine may bind-mount over itself, hiding (and
+  # Not in /run/netns, which "ip netns add" elsewhere on the machine may bind-mount over itself, hiding (and
   # pinning) a pod's namespace from containerd.
   netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
@@ -718,13 +720,10 @@ down() {
   # libcni's result cache and the kubelet's log links for this cluster's containers.
   rm -f /var/lib/cni/results/"$NETWORK_NAME"-* 2>/dev/null || true
   [ -d /var/log/containers ] && find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
+  # What is left of them is empty directories, unless another cluster uses them too.
   local dir
   [ -f "$STATE/host-dirs-created" ] && while read -r dir; do
-    [ -n "$dir" ] && [ -d "$dir" ] || continue
-    case "$dir" in
-      /run/netns|/var/log/containers) rmdir "$dir" 2>/dev/null || true ;;
-      /run/containerd|/var/lib/cni) rm -rf --one-file-system "$dir" ;;
-    esac
+    [ -n "$dir" ] && [ -d "$dir" ] && find "$dir" -xdev -depth -type d -empty -delete 2>/dev/null || true
   done <"$STATE/host-dirs-created"
   # Everything but the logs, which stay for a post-mortem until the next `up`.
   find "$STATE" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf --one-file-system {} +
