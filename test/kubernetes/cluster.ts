@@ -25,7 +25,7 @@ export const failureFile = `${stateDir}.up-failed`
 export const namespace = 'dbhook-e2e'
 export const kubectlBinary = join(process.env.DBHOOK_TOOLS ?? '/var/tmp/dbhook-tools', `kubernetes-${kubeVersion}`, 'bin/kubectl')
 /** Cold, `up` builds both dbhook images from scratch (npm ci in the build stage) besides starting everything. */
-const upTimeoutMs = 25 * 60_000
+export const upTimeoutMs = 25 * 60_000
 
 export interface Cluster {
   readonly kubeconfig: string

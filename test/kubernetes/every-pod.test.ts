@@ -4,19 +4,19 @@
 import { randomBytes } from 'node:crypto'
 import { chown, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import type { PostgresServer } from '../support/postgres.ts'
+import { afterAll, describe, expect, test } from 'vitest'
 import { ciValues } from '../chart/helm.ts'
-import { applySecret, helm, kubectl, kubectlOk, localBackupImage, localImage, stateDir, useCluster, type Cluster } from './cluster.ts'
+import { applySecret, helm, kubectl, kubectlOk, localBackupImage, localImage, stateDir, type Cluster } from './cluster.ts'
 import { condition, finishedJob, helmChart, podLogs, podsOfJob, terminated, type Pod } from './inspect.ts'
 import { startHostPostgres } from './servers.ts'
+import { withCluster } from './test-cluster.ts'
 
 let cluster: Cluster
 const cleanups: (() => Promise<unknown>)[] = []
 
-beforeAll(async () => {
-  cluster = await useCluster()
-}, 1_800_000)
+withCluster((c) => {
+  cluster = c
+})
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)

@@ -3,26 +3,28 @@
 // pod stay for `kubectl logs`, the pod's termination message gives the reason in one line without any secret,
 // and once the Secret is fixed `helm upgrade --install` succeeds.
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { afterAll, expect, test } from 'vitest'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
-import { applySecret, helm, kubectl, localImage, useCluster, type Cluster } from './cluster.ts'
+import { applySecret, helm, kubectl, localImage, type Cluster } from './cluster.ts'
 import { condition, eventMessages, expectNoSecrets, finishedJob, getOrUndefined, helmChart, podLogs, podsOfJob, releaseStatus, terminated, type Job } from './inspect.ts'
 import { startHostPostgres } from './servers.ts'
+import { withCluster } from './test-cluster.ts'
 
 let cluster: Cluster
 let server: PostgresServer
 const release = 'failing'
 
-beforeAll(async () => {
-  cluster = await useCluster()
-  server = await startHostPostgres(cluster)
-}, 1_800_000)
+withCluster(async (c) => {
+  cluster = c
+  server ??= await startHostPostgres(c)
+})
 
 afterAll(async () => {
+  await server?.stop()
+  if (!cluster) return
   await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
   await kubectl(cluster, ['-n', cluster.namespace, 'delete', 'job,pod', '-l', `app.kubernetes.io/instance=${release}`, '--ignore-not-found', '--wait=false']).catch(() => undefined)
-  await server?.stop()
 })
 
 test('a wrong provisioning password fails the install at once, keeps the Job with a one-line reason, and a fixed Secret then installs', async () => {

@@ -2,13 +2,14 @@
 // databases and the runtime user, helm test verifies them as that user from a pod, and a second release with
 // provisioning disabled passes its verify hook against what the first one made.
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, describe, expect, test } from 'vitest'
 import mysql from 'mysql2/promise'
 import type { MariadbServer } from '../support/mariadb.ts'
 import { ciValues } from '../chart/helm.ts'
-import { helm, kubectl, localImage, useCluster, type Cluster } from './cluster.ts'
+import { helm, kubectl, localImage, type Cluster } from './cluster.ts'
 import { condition, eventMessages, expectNoSecrets, finishedJob, helmChart, podLogs, podsOfJob, terminated } from './inspect.ts'
 import { mariadbHostPattern, startHostMariadb } from './servers.ts'
+import { withCluster } from './test-cluster.ts'
 
 let cluster: Cluster
 let server: MariadbServer
@@ -17,21 +18,24 @@ const rootPassword = `root-${randomBytes(9).toString('base64url')}`
 const ownerPassword = `owner-${randomBytes(9).toString('base64url')}`
 const releases = ['my', 'my-verify']
 
-beforeAll(async () => {
-  cluster = await useCluster()
-  server = await startHostMariadb(cluster)
-  // The values file provisions as root; pods connect from the pod range, so that is where this root logs in from.
-  const root = `'root'@${mysql.escape(mariadbHostPattern(cluster))}`
-  await server.query(`CREATE USER ${root} IDENTIFIED BY ${mysql.escape(rootPassword)}`)
-  await server.query(`GRANT ALL PRIVILEGES ON *.* TO ${root} WITH GRANT OPTION`)
-}, 1_800_000)
+withCluster(async (c) => {
+  cluster = c
+  server ??= await startHostMariadb(c).then(async (started) => {
+    // The values file provisions as root; pods connect from the pod range, so that is where this root logs in from.
+    const root = `'root'@${mysql.escape(mariadbHostPattern(c))}`
+    await started.query(`CREATE USER ${root} IDENTIFIED BY ${mysql.escape(rootPassword)}`)
+    await started.query(`GRANT ALL PRIVILEGES ON *.* TO ${root} WITH GRANT OPTION`)
+    return started
+  })
+})
 
 afterAll(async () => {
+  await server?.stop()
+  if (!cluster) return
   for (const release of releases) {
     await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
     await kubectl(cluster, ['-n', cluster.namespace, 'delete', 'job,pod', '-l', `app.kubernetes.io/instance=${release}`, '--ignore-not-found', '--wait=false']).catch(() => undefined)
   }
-  await server?.stop()
 })
 
 function mysqlValues(extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -3,20 +3,21 @@
 // rollback and helm uninstall, in the `restricted` namespace. Once with every password from an existing Secret,
 // once with inline passwords (a hook Secret that must be gone after success).
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, describe, expect, test } from 'vitest'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
-import { applySecret, helm, kubectl, kubectlOk, localImage, useCluster, type Cluster } from './cluster.ts'
-import { condition, eventMessages, expectNoSecrets, getOrUndefined, helmChart, podLogs, podsOfJob, releaseRecords, releaseStatus, terminated, type Job } from './inspect.ts'
+import { applySecret, helm, kubectl, kubectlOk, localImage, type Cluster } from './cluster.ts'
+import { eventMessages, expectNoSecrets, getOrUndefined, helmChart, podLogs, podsOfJob, releaseRecords, releaseStatus, terminated, type Job } from './inspect.ts'
 import { loggedConnections, loggedDdl, startHostPostgres } from './servers.ts'
+import { withCluster } from './test-cluster.ts'
 
 const openZroDatabases = ['openzro', 'openzro_flow', 'openzro_activity', 'dex']
 let cluster: Cluster
 const servers: PostgresServer[] = []
 
-beforeAll(async () => {
-  cluster = await useCluster()
-}, 1_800_000)
+withCluster((c) => {
+  cluster = c
+})
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()))

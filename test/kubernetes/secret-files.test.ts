@@ -3,23 +3,25 @@
 // inside the running hook pod (`kubectl exec` with the image's node; the image has no shell) while dbhook waits
 // for a server that is not up yet; then the server starts and the install completes.
 import { createHash, randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { afterAll, expect, test } from 'vitest'
 import { freePort } from '../support/ports.ts'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
-import { helm, kubectl, kubectlOk, localImage, useCluster, waitFor, type Cluster } from './cluster.ts'
+import { helm, kubectl, kubectlOk, localImage, waitFor, type Cluster } from './cluster.ts'
 import { helmChart, podsOfJob } from './inspect.ts'
 import { startHostPostgres } from './servers.ts'
+import { withCluster } from './test-cluster.ts'
 
 let cluster: Cluster
 let server: PostgresServer | undefined
 const release = 'files'
 
-beforeAll(async () => {
-  cluster = await useCluster()
-}, 1_800_000)
+withCluster((c) => {
+  cluster = c
+})
 
 afterAll(async () => {
+  if (!cluster) return
   await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
   await kubectl(cluster, ['-n', cluster.namespace, 'delete', 'job,pod', '-l', `app.kubernetes.io/instance=${release}`, '--ignore-not-found', '--wait=false']).catch(() => undefined)
   await server?.stop()
