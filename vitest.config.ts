@@ -7,6 +7,10 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 300_000,
+    // Stops the Kubernetes test cluster when this run started it (test/kubernetes/cluster.ts starts it on demand);
+    // `cluster.sh down` takes longer than the default 10 s close timeout.
+    globalSetup: ['test/kubernetes/global-setup.ts'],
+    teardownTimeout: 300_000,
     reporters: ['default', 'json'],
     outputFile: { json: '.cache/vitest-results.json' },
   },

@@ -10,6 +10,7 @@ import pg from 'pg'
 import { freePort } from '../test/support/ports.ts'
 import { postgresBinaries, startPostgres, type PostgresServer } from '../test/support/postgres.ts'
 import { renderChart, type ChartSeries } from './chart.ts'
+import { extractSection, kubernetesSection } from './sections.ts'
 import { formatRatio, formatSeconds, pairedRatios, roundOrder, summarize, type Summary } from './stats.ts'
 
 const repoRoot = resolve(import.meta.dirname, '..')
@@ -400,7 +401,10 @@ async function runAll(benchStarted: number, loadBefore: number): Promise<void> {
 
   const totalMs = performance.now() - benchStarted
   await mkdir(outDir, { recursive: true })
-  const markdown = renderReport({ cases, lag, startup, postgresVersion, totalMs, load: [loadBefore, loadavg()[0] as number] })
+  // bench/kubernetes.ts writes its own section (it needs a cluster); a rewrite keeps it.
+  const previous = extractSection(await readFile(join(outDir, 'benchmarks.md'), 'utf8').catch(() => ''), kubernetesSection)
+  const report = renderReport({ cases, lag, startup, postgresVersion, totalMs, load: [loadBefore, loadavg()[0] as number] })
+  const markdown = previous ? `${report.trimEnd()}\n\n${previous}\n` : report
   await writeFile(join(outDir, 'benchmarks.md'), markdown)
   await writeFile(join(outDir, 'benchmarks.svg'), renderChart('dbhook apply vs the psql loop, PostgreSQL 18', chartSeries(cases)))
   log(`wrote ${join(outDir, 'benchmarks.md')} and benchmarks.svg in ${formatSeconds(totalMs)}`)

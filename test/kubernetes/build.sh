@@ -12,7 +12,13 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 stamp=$KUBE_BIN/.built-$KUBE_VERSION
 
-if [ -e "$stamp" ] && for c in "${COMPONENTS[@]}"; do [ -x "$KUBE_BIN/$c" ] || exit 1; done; then
+all_built() {
+  local c
+  for c in "${COMPONENTS[@]}"; do [ -x "$KUBE_BIN/$c" ] || return 1; done
+}
+
+# A stamp without every binary (one deleted by hand) means build again, not fail.
+if [ -e "$stamp" ] && all_built; then
   echo "kubernetes $KUBE_VERSION: cached in $KUBE_BIN"
   exit 0
 fi

@@ -44,6 +44,8 @@ export interface MariadbOptions {
   readonly tls?: boolean
   /** Log every statement to a file that `generalLog()` reads. */
   readonly generalLog?: boolean
+  /** Addresses to listen on besides 127.0.0.1 (the Kubernetes tests' bridge address, for pods). */
+  readonly extraBindAddresses?: readonly string[]
 }
 
 /** Makes a CA, a server certificate signed by it (SAN localhost only) and a second, unrelated CA. */
@@ -103,7 +105,7 @@ async function startIn(root: string, options: MariadbOptions, tools: { mariadbd:
     `--tmpdir=${tmp}`,
     `--port=${port}`,
     `--socket=${socket}`,
-    '--bind-address=127.0.0.1',
+    `--bind-address=${['127.0.0.1', ...(options.extraBindAddresses ?? [])].join(',')}`,
     `--pid-file=${join(root, 'mysqld.pid')}`,
     `--log-error=${logFile}`,
     '--skip-name-resolve',
