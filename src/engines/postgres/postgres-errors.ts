@@ -98,7 +98,8 @@ export function stepError(what: string, error: unknown): DbhookError {
 // redone on a new connection. 25006: the server became read-only under the session (a primary demoted).
 const lostStates = new Set(['57P01', '57P02', '57P03', '57P05', '08000', '08003', '08006', '25006'])
 const lostNodeCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
-const lostMessages = /Connection terminated|server conn crashed|server closed the connection unexpectedly|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|connection is closed|socket hang up|timeout expired/i
+// PgBouncer relays a server that went away mid-transaction as 08P01 with the server's own words.
+const lostMessages = /terminating connection due to administrator command|Connection terminated|server conn crashed|server closed the connection unexpectedly|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|connection is closed|socket hang up|timeout expired/i
 
 /**
  * When `error` (or what caused it) means the connection to the server was lost rather than refused, the reason
