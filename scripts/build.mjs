@@ -2,6 +2,8 @@
 import { build } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 import { chmod, readFile, rename } from 'node:fs/promises'
+import { builtinModules } from 'node:module'
+import { brotliCompressSync, constants as zlib } from 'node:zlib'
 
 // Modules the bundle replaces with small stand-ins (see scripts/stubs/ for why each is safe).
 const stubs = {
@@ -15,11 +17,13 @@ const stubs = {
 
 // In ESM output esbuild hoists `import ... from 'node:tls'` to the top of the bundle, so every start would load
 // TLS and crypto, even `dbhook --version`. Turning those imports into require() inside a CommonJS wrapper makes
-// them load with the module that needs them, when a command first uses it.
+// them load with the module that needs them, when a command first uses it. Every built-in, with or without the
+// node: prefix: @kubernetes/client-node and undici import http, https, net, tls, dns and more at their top.
+const builtins = builtinModules.map((name) => name.replace(/^node:/, '').replace(/[/]/g, '\\/')).join('|')
 const lazyBuiltins = {
   name: 'dbhook-lazy-builtins',
   setup(build) {
-    build.onResolve({ filter: /^node:(tls|crypto|net|dns|child_process|string_decoder)$/ }, (args) =>
+    build.onResolve({ filter: new RegExp(`^(node:)?(${builtins})$`) }, (args) =>
       args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-builtin' },
     )
     build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
@@ -30,6 +34,37 @@ const lazyBuiltins = {
 }
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+
+// @kubernetes/client-node (with undici and its generated models) is three times the rest of the bundle, and V8 parsing
+// it would cost every start tens of milliseconds and megabytes. It is bundled on its own as CommonJS and embedded
+// brotli-compressed as base64 text, which the parser only scans; it is decompressed and compiled when
+// src/kubernetes/kubernetes-client.ts is first imported, which only a run that generates passwords does.
+const kubernetesClient = await build({
+  entryPoints: ['src/kubernetes/kubernetes-client.ts'],
+  write: false,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node22',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+})
+const embedKubernetesClient = {
+  name: 'dbhook-embedded-kubernetes-client',
+  setup(build) {
+    build.onResolve({ filter: /\/kubernetes-client\.ts$/ }, (args) => ({ path: args.path, namespace: 'embedded-kubernetes-client' }))
+    build.onLoad({ filter: /.*/, namespace: 'embedded-kubernetes-client' }, () => ({
+      contents: [
+        `const packed = ${JSON.stringify(brotliCompressSync(kubernetesClient.outputFiles[0].contents, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).toString('base64'))}`,
+        "const source = require('node:zlib').brotliDecompressSync(Buffer.from(packed, 'base64')).toString('utf8')",
+        "const compiled = require('node:vm').compileFunction(source, ['exports', 'require', 'module'], { filename: 'dbhook-kubernetes-client.cjs' })",
+        'compiled(module.exports, require, module)',
+      ].join('\n'),
+      loader: 'js',
+    }))
+  },
+}
 
 await build({
   entryPoints: ['src/cli.ts'],
@@ -48,7 +83,7 @@ await build({
   define: { DBHOOK_VERSION: JSON.stringify(pkg.version) },
   // pg-native is an optional peer of pg that dbhook never uses.
   external: ['pg-native'],
-  plugins: [stubs, lazyBuiltins],
+  plugins: [stubs, lazyBuiltins, embedKubernetesClient],
   logLevel: 'warning',
 })
 await chmod('dist/.dbhook.mjs.tmp', 0o755)

@@ -4,12 +4,15 @@ import { DbhookError, ExitCode } from '../errors.ts'
 import { describeStep } from '../plan.ts'
 import type { CommandResult } from '../run-command.ts'
 import { inspectAndPlan } from './inspect-and-plan.ts'
+import { applyGeneratedCredentials } from '../kubernetes/generated-credentials.ts'
 
 /**
  * `dbhook apply`: wait, lock, inspect, plan, refuse before any change if a step cannot be done, execute, and
  * end with one summary line naming each database as created, owner-fixed, updated or unchanged.
  */
-export async function runApply(context: RunContext): Promise<CommandResult> {
+export async function runApply(given: RunContext): Promise<CommandResult> {
+  // Generated passwords are settled in their Secrets before any connection, so that the database only ever gets one that is kept.
+  const context = await applyGeneratedCredentials(given)
   const { log, config } = context
   const started = Date.now()
   const engine = await loadEngine(config)

@@ -6,6 +6,7 @@ import type { Command, Config, Engine, EventTriggerMode, LogFormat, LogLevel, Ss
 import { parseDatabases, type DatabaseSpec } from './databases.ts'
 import { parseDuration } from './duration.ts'
 import { engineRules } from './engine-rules.ts'
+import { generatedSecretVariables, readGeneratedSecrets } from './generated-secret-config.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -184,6 +185,7 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
       DBHOOK_BACKUP_KEEP_DAYS: positiveInt(3650)({ default: 7 }),
       DBHOOK_BACKUP_KEY_FILE: text({ default: '' }),
       DBHOOK_PG_DUMP: text({ default: '' }),
+      ...generatedSecretVariables,
     },
     (env) => env,
     {
@@ -211,7 +213,7 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
   if (ownerName === '' && command !== 'wait') problems.push('DBHOOK_OWNER is required (or DBHOOK_ADMIN_USER to own the databases)')
   const ownerProblem = ownerName === '' ? undefined : rules.roleNameProblem(ownerName)
   if (ownerProblem && command !== 'wait') problems.push(`DBHOOK_OWNER ${quote(ownerName)} ${ownerProblem}`)
-  if (command === 'verify' && !ownerIsAdmin && ownerPassword === undefined) {
+  if (command === 'verify' && !ownerIsAdmin && ownerPassword === undefined && cleaned.DBHOOK_OWNER_GENERATED_SECRET === '') {
     problems.push('DBHOOK_OWNER_PASSWORD (or DBHOOK_OWNER_PASSWORD_FILE) is required: verify logs in as the owner')
   }
 
@@ -223,6 +225,16 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
   } else if (cleaned.DBHOOK_APP_PASSWORD !== '') {
     problems.push('DBHOOK_APP_PASSWORD is set but DBHOOK_APP_USER is not')
   }
+
+  const generated = readGeneratedSecrets({
+    ownerSecret: cleaned.DBHOOK_OWNER_GENERATED_SECRET,
+    appSecret: cleaned.DBHOOK_APP_GENERATED_SECRET,
+    ownerPasswordGiven: cleaned.DBHOOK_OWNER_PASSWORD !== '',
+    appPasswordGiven: cleaned.DBHOOK_APP_PASSWORD !== '',
+    ownerIsAdmin,
+    appUser: appName,
+  })
+  problems.push(...generated.problems)
 
   let databases: DatabaseSpec[] = []
   if (needsDatabases) {
@@ -325,6 +337,7 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
       requireSsl: cleaned.DBHOOK_MYSQL_REQUIRE_SSL,
     },
     backup: { dir: backupDir, keepDays: cleaned.DBHOOK_BACKUP_KEEP_DAYS, key: backupKey, pgDump: cleaned.DBHOOK_PG_DUMP || undefined },
+    generatedSecrets: generated.settings,
     secrets,
     warnings,
   }

@@ -1,0 +1,7 @@
+/**
+ * The part of @kubernetes/client-node dbhook uses. scripts/build.mjs bundles this module on its own and embeds it
+ * in dist/dbhook.mjs as text that is compiled only when a run generates passwords: parsed with the rest of the
+ * bundle it would add tens of milliseconds and megabytes to every start, `dbhook --version` included.
+ */
+export { ApiException, CoreV1Api, KubeConfig, PatchStrategy } from '@kubernetes/client-node'
+export type { ConfigurationOptions, V1Status } from '@kubernetes/client-node'
