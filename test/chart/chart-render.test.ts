@@ -41,6 +41,7 @@ describe('helm lint --strict over the values matrix in chart/ci', () => {
     expect(matrix).toEqual([
       'backup-values.yaml',
       'existing-secrets-values.yaml',
+      'generated-secret-values.yaml',
       'mysql-values.yaml',
       'openzro-postgres-values.yaml',
       'sqlite-lab-values.yaml',
