@@ -638,7 +638,7 @@ Combinations of generatedSecret that cannot work, each failing with the values t
 {{- end }}
 {{- $generated := include "dbhook.generatedSecrets" . | fromYaml }}
 {{- if and (hasKey $generated "owner") (eq (include "dbhook.adminUser" .) $db.username) }}
-{{- fail (printf "%s.generatedSecret cannot generate the password of %s: that user provisions (%s.provisioning.username is empty or the same), so dbhook logs in with its password. Set %s.provisioning.username to a user with CREATEROLE, or give %s.password or %s.existingSecret." $db.username $engine $engine $engine $engine $engine) }}
+{{- fail (printf "%s.generatedSecret cannot generate the password of %s: that user provisions (%s.provisioning.username is empty or the same), so dbhook logs in with its password. Set %s.provisioning.username to a user with CREATEROLE, or give %s.password or %s.existingSecret." $engine $db.username $engine $engine $engine $engine) }}
 {{- end }}
 {{- if and (hasKey $generated "owner") (hasKey $generated "app") (eq $generated.owner $generated.app) }}
 {{- fail (printf "%s.generatedSecret.name and %s.generatedSecret.appName are both %s: each user keeps its own Secret." $engine $engine $generated.owner) }}
