@@ -13,6 +13,8 @@ export interface EnsuredSecret {
   readonly outcome: SecretOutcome
   /** Keys this run wrote (all of them when it created the Secret). */
   readonly written: readonly string[]
+  /** Times another run created or changed the Secret between this run's read and its write (a 409). */
+  readonly racesLost: number
 }
 
 // Each lost race costs one read; more than a few in a row means something rewrites the Secret in a loop.
@@ -26,18 +28,19 @@ const maxAttempts = 8
  *   nothing in it is ever overwritten, and a concurrent change makes this run read again.
  */
 export async function ensureCredentialsSecret(store: SecretStore, name: string, facts: SecretFacts): Promise<EnsuredSecret> {
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+  let racesLost = 0
+  for (let attempt = 1; attempt <= maxAttempts; attempt++, racesLost++) {
     const existing = await store.read(name)
     if (existing === undefined) {
       const password = generatePassword()
       const data = connectionKeys({ ...facts, password })
-      if (await store.create(name, data)) return { password, outcome: 'created', written: Object.keys(data) }
+      if (await store.create(name, data)) return { password, outcome: 'created', written: Object.keys(data), racesLost }
       continue
     }
     const { password, missing } = completion(store, name, existing, facts)
     const added = Object.keys(missing)
-    if (added.length === 0) return { password, outcome: 'unchanged', written: [] }
-    if (await store.addKeys(name, existing.resourceVersion, missing)) return { password, outcome: 'completed', written: added }
+    if (added.length === 0) return { password, outcome: 'unchanged', written: [], racesLost }
+    if (await store.addKeys(name, existing.resourceVersion, missing)) return { password, outcome: 'completed', written: added, racesLost }
   }
   throw new DbhookError(`Secret ${store.namespace}/${name} changed under every one of ${maxAttempts} attempts to complete it; something else keeps rewriting it`, ExitCode.failed)
 }

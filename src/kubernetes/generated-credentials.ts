@@ -82,6 +82,7 @@ export async function applyGeneratedCredentials(context: RunContext): Promise<Ru
     context.addSecret(ensured.password)
     passwords.set(kind, ensured.password)
     const where = `Secret ${store.namespace}/${secret}`
+    if (ensured.racesLost > 0) context.log.info({ secret: where }, `${where} was created meanwhile or changed by another run (${ensured.racesLost}× 409 Conflict); read again`)
     if (ensured.outcome === 'created') {
       context.log.info({ secret: where, keys: ensured.written }, `generated a password for the ${kind} role ${JSON.stringify(role.name)} and created ${where}`)
     } else if (ensured.outcome === 'completed') {

@@ -3,5 +3,5 @@
  * in dist/dbhook.mjs as text that is compiled only when a run generates passwords: parsed with the rest of the
  * bundle it would add tens of milliseconds and megabytes to every start, `dbhook --version` included.
  */
-export { ApiException, CoreV1Api, KubeConfig, PatchStrategy } from '@kubernetes/client-node'
-export type { ConfigurationOptions, V1Status } from '@kubernetes/client-node'
+export { ApiException, CoreV1Api, KubeConfig, Observable, PatchStrategy } from '@kubernetes/client-node'
+export type { ConfigurationOptions, ObservableMiddleware, RequestContext, ResponseContext, V1Status } from '@kubernetes/client-node'

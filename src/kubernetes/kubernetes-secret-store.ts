@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
-import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, type ConfigurationOptions, type V1Status } from './kubernetes-client.ts'
+import { ApiException, CoreV1Api, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type V1Status } from './kubernetes-client.ts'
 import { DbhookError, ExitCode } from '../errors.ts'
 import type { RunContext } from '../engines/engine.ts'
+import { untrustedCertificateCodes } from '../engines/tls-codes.ts'
 import { connectWithRetry, type ConnectVerdict } from '../wait.ts'
 import type { SecretStore, StoredSecret } from './secret-store.ts'
 
@@ -30,17 +31,13 @@ export function kubernetesSecretStore(context: RunContext, variable: string): Se
   const server = `the Kubernetes API at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`
 
   // Every request carries the run's signal and its own timeout, so neither a hung API server nor a SIGTERM waits.
-  const requestOptions = (timeLeftMs: number, extra: readonly PromiseMiddleware[] = []): ConfigurationOptions =>
-    promiseOptions([
-      {
-        pre: async (request) => {
-          request.setSignal(AbortSignal.any([context.signal, AbortSignal.timeout(Math.min(timeLeftMs, context.config.connectTimeoutMs))]))
-          return request
-        },
-        post: async (response) => response,
-      },
+  const requestOptions = (timeLeftMs: number, extra: readonly ObservableMiddleware[] = []): ConfigurationOptions => ({
+    middleware: [
+      beforeSending((request) => request.setSignal(AbortSignal.any([context.signal, AbortSignal.timeout(Math.min(timeLeftMs, context.config.connectTimeoutMs))]))),
       ...extra,
-    ])
+    ],
+    middlewareMergeStrategy: 'append',
+  })
 
   /** The request's result, or the expected status it was answered with (404 on read, 409 on create and patch). */
   const call = async <T>(what: string, request: (timeLeftMs: number) => Promise<T>, expected: readonly number[]): Promise<T | number> => {
@@ -84,7 +81,7 @@ export function kubernetesSecretStore(context: RunContext, variable: string): Se
       const what = `add keys to Secret ${namespace}/${name}`
       const encoded = Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'utf8').toString('base64')]))
       const body = { metadata: { resourceVersion }, data: encoded }
-      return (await call(what, (timeLeft) => api.patchNamespacedSecret({ name, namespace, body }, requestOptions(timeLeft, [contentType(PatchStrategy.MergePatch)])).then(() => true), [409])) === true
+      return (await call(what, (timeLeft) => api.patchNamespacedSecret({ name, namespace, body }, requestOptions(timeLeft, [beforeSending((request) => request.setHeaderParam('Content-Type', PatchStrategy.MergePatch))])).then(() => true), [409])) === true
     },
   }
 }
@@ -102,27 +99,14 @@ function inClusterProblem(): string | undefined {
   return undefined
 }
 
-interface PromiseMiddleware {
-  pre(request: RequestContext): Promise<RequestContext>
-  post(response: unknown): Promise<unknown>
-}
-type RequestContext = { setSignal(signal: AbortSignal): void; setHeaderParam(key: string, value: string): void }
-
-/**
- * Per-request options. The object-parameter API wraps each middleware as a promise middleware at run time
- * (wrapOptions), although its declared type is the observable one.
- */
-function promiseOptions(middleware: readonly PromiseMiddleware[]): ConfigurationOptions {
-  return { middleware, middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions
-}
-
-function contentType(value: string): PromiseMiddleware {
+/** A middleware that changes each request before it is sent (the client's middleware speak its own Observable). */
+function beforeSending(change: (request: RequestContext) => void): ObservableMiddleware {
   return {
-    pre: async (request) => {
-      request.setHeaderParam('Content-Type', value)
-      return request
+    pre: (request) => {
+      change(request)
+      return new Observable(Promise.resolve(request))
     },
-    post: async (response) => response,
+    post: (response) => new Observable(Promise.resolve(response)),
   }
 }
 
@@ -145,9 +129,18 @@ function classify(error: unknown, what: string, expected: readonly number[]): Co
     if (transientStatuses.has(error.code)) return { retry: true, reason: `${what}: HTTP ${error.code} ${status.reason ?? ''}`.trim() }
     return { retry: false, error: new DbhookError(`could not ${what}: HTTP ${error.code} ${status.reason ?? ''}: ${status.message ?? 'no message'}`, ExitCode.failed) }
   }
-  const cause = (error as { cause?: { code?: string; message?: string } })?.cause
-  const reason = cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error)
-  return { retry: true, reason: `${what}: ${reason}` }
+  // fetch's own failures (refused, reset, DNS, TLS) and this request's timeout are worth another attempt; anything
+  // else is a bug or a refusal that retrying would only hide.
+  const failure = error as { name?: string; message?: string; cause?: { code?: string; message?: string } }
+  if (failure?.name === 'TimeoutError') return { retry: true, reason: `${what}: no answer within DBHOOK_CONNECT_TIMEOUT` }
+  if (failure instanceof TypeError && failure.message === 'fetch failed') {
+    const code = failure.cause?.code ?? ''
+    if (untrustedCertificateCodes.has(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return { retry: false, error: new DbhookError(`could not ${what}: the API server's certificate does not verify against the CA of the token projection (${code})`, ExitCode.noPermission) }
+    }
+    return { retry: true, reason: `${what}: ${code || failure.cause?.message || 'fetch failed'}` }
+  }
+  return { retry: false, error: new DbhookError(`could not ${what}: ${failure?.message ?? String(error)}`, ExitCode.failed, { cause: error }) }
 }
 
 function statusOf(error: ApiException<unknown>): Partial<V1Status> {
