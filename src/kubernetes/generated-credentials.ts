@@ -81,14 +81,15 @@ export async function applyGeneratedCredentials(context: RunContext): Promise<Ru
     const ensured = await ensureCredentialsSecret(store, secret, factsOf(context.config, role))
     context.addSecret(ensured.password)
     passwords.set(kind, ensured.password)
-    const where = `Secret ${store.namespace}/${secret}`
-    if (ensured.racesLost > 0) context.log.info({ secret: where }, `${where} was created meanwhile or changed by another run (${ensured.racesLost}× 409 Conflict); read again`)
+    const qualified = `${store.namespace}/${secret}`
+    const where = `Secret ${qualified}`
+    if (ensured.racesLost > 0) context.log.info({ secret: qualified }, `${where} was created meanwhile or changed by another run (${ensured.racesLost}× 409 Conflict); read again`)
     if (ensured.outcome === 'created') {
-      context.log.info({ secret: where, keys: ensured.written }, `generated a password for the ${kind} role ${JSON.stringify(role.name)} and created ${where}`)
+      context.log.info({ secret: qualified, keys: ensured.written }, `generated a password for the ${kind} role ${JSON.stringify(role.name)} and created ${where}`)
     } else if (ensured.outcome === 'completed') {
-      context.log.info({ secret: where, keys: ensured.written }, `added ${ensured.written.join(', ')} to ${where}; its other keys are kept as they are`)
+      context.log.info({ secret: qualified, keys: ensured.written }, `added ${ensured.written.join(', ')} to ${where}; its other keys are kept as they are`)
     } else {
-      context.log.info({ secret: where }, `the password of the ${kind} role ${JSON.stringify(role.name)} comes from ${where}`)
+      context.log.info({ secret: qualified }, `the password of the ${kind} role ${JSON.stringify(role.name)} comes from ${where}`)
     }
   }
   return withPasswords(context, passwords)
@@ -111,13 +112,14 @@ export async function planGeneratedCredentials(context: RunContext): Promise<{ c
     const seen = await inspectCredentialsSecret(store, secret, factsOf(context.config, role))
     context.addSecret(seen.password)
     passwords.set(kind, seen.password)
-    const where = `Secret ${store.namespace}/${secret}`
+    const qualified = `${store.namespace}/${secret}`
+    const where = `Secret ${qualified}`
     if (seen.existing === undefined) {
       pending.push(`generate a password for the ${kind} role ${JSON.stringify(role.name)} and create ${where} with ${seen.missing.join(', ')}`)
     } else if (seen.missing.length > 0) {
       pending.push(`add ${seen.missing.join(', ')} to ${where}`)
     } else {
-      context.log.info({ secret: where }, `plan: the password of the ${kind} role ${JSON.stringify(role.name)} comes from ${where}`)
+      context.log.info({ secret: qualified }, `plan: the password of the ${kind} role ${JSON.stringify(role.name)} comes from ${where}`)
     }
   }
   for (const step of pending) context.log.info({ step: 'secret' }, `plan: ${step}`)
@@ -133,7 +135,8 @@ export async function verifyGeneratedCredentials(context: RunContext): Promise<R
   const passwords = new Map<Kind, string>()
   for (const { kind, role, secret } of roles) {
     const seen = await inspectCredentialsSecret(store, secret, factsOf(context.config, role))
-    const where = `Secret ${store.namespace}/${secret}`
+    const qualified = `${store.namespace}/${secret}`
+    const where = `Secret ${qualified}`
     if (seen.existing === undefined || seen.existing.data.password === undefined) {
       throw new DbhookError(
         `${where}, which keeps the password of ${JSON.stringify(role.name)}, ${seen.existing ? 'has no password key' : 'does not exist'}: dbhook apply with ${variables[kind]} makes it`,

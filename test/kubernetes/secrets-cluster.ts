@@ -112,17 +112,17 @@ export async function helm(cluster: SecretsCluster, args: readonly string[], opt
 /**
  * How the hook pod reaches the API server. A real cluster routes the `kubernetes` Service to it; this test
  * cluster has no kube-proxy, no endpoints for that Service and an API server listening on 127.0.0.1 only, so pods
- * cannot reach it at all. Then a forwarder on the bridge address (where pods reach the host) passes bytes to the
- * API server untouched (TLS end to end), and the hook pod is pointed at it with hostAliases and
- * KUBERNETES_SERVICE_HOST/PORT under the name the API server's certificate holds. undefined when the cluster
- * routes the Service itself.
+ * cannot reach it at all. Then `useApiRoute` starts a forwarder on the bridge address (where pods reach the host)
+ * that passes bytes to the API server untouched (TLS end to end), and a MutatingAdmissionPolicy points every pod
+ * in the namespace that mounts the projected `kube-api-access` volume there: hostAliases and
+ * KUBERNETES_SERVICE_HOST/PORT under a name the API server's certificate holds. Nothing of the chart changes.
  */
 export interface ApiRoute {
   readonly host: string
   readonly port: number
 }
 
-let route: Promise<ApiRoute | undefined> | undefined
+const routePolicy = 'dbhook-test-api-route'
 
 /** The API server's address as the kubeconfig names it (reachable from the host). */
 function apiServerOf(cluster: SecretsCluster): URL {
@@ -143,18 +143,21 @@ export interface ApiForwarder extends ApiRoute {
 export async function startApiForwarder(cluster: SecretsCluster, barrier = 0): Promise<ApiForwarder> {
   const target = apiServerOf(cluster)
   const held = new Set<() => void>()
+  const open = new Set<import('node:net').Socket>()
   let released = barrier === 0
   const server = createServer((client) => {
+    open.add(client)
+    client.on('close', () => open.delete(client))
     client.on('error', () => undefined)
     const go = () => {
       const upstream = connect(Number(target.port || 443), target.hostname)
+      open.add(upstream)
+      upstream.on('close', () => open.delete(upstream))
       upstream.on('error', () => client.destroy())
       client.on('error', () => upstream.destroy())
       client.pipe(upstream).pipe(client)
-      client.resume()
     }
     if (released) return go()
-    client.pause()
     held.add(go)
     client.once('close', () => held.delete(go))
     if (held.size >= barrier) {
@@ -164,27 +167,71 @@ export async function startApiForwarder(cluster: SecretsCluster, barrier = 0): P
     }
   })
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, cluster.host, resolve))
-  server.unref()
   return {
     host: cluster.host,
     port: (server.address() as { port: number }).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of open) socket.destroy()
+        server.close(() => resolve())
+      }),
   }
 }
 
-export function podApiRoute(cluster: SecretsCluster): Promise<ApiRoute | undefined> {
-  route ??= (async () => {
-    const slices = await run(existsSync(builtKubectl) ? builtKubectl : 'kubectl', ['--kubeconfig', cluster.kubeconfig, '-n', 'default', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=kubernetes', '-o', 'json'])
-    if (slices.code === 0 && (JSON.parse(slices.stdout) as { items: unknown[] }).items.length > 0) return undefined
-    const { host, port } = await startApiForwarder(cluster)
-    return { host, port }
-  })()
-  return route
+
+/** Sets the route up when the cluster lacks one; returns a function that removes what it set up. */
+export async function useApiRoute(cluster: SecretsCluster): Promise<() => Promise<void>> {
+  const slices = await run(existsSync(builtKubectl) ? builtKubectl : 'kubectl', ['--kubeconfig', cluster.kubeconfig, '-n', 'default', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=kubernetes', '-o', 'json'])
+  if (slices.code !== 0) throw new Error(`cannot list the kubernetes Service's endpoints: ${slices.stderr}`)
+  if ((JSON.parse(slices.stdout) as { items: unknown[] }).items.length > 0) return async () => undefined
+  const forwarder = await startApiForwarder(cluster)
+  const env = (name: string, value: string) => `JSONPatch{op: "add", path: "/spec/containers/0/env/-", value: Object.spec.containers.env{name: "${name}", value: "${value}"}}`
+  const patch = [
+    `JSONPatch{op: "add", path: "/spec/hostAliases", value: [Object.spec.hostAliases{ip: "${forwarder.host}", hostnames: ["kubernetes.default.svc"]}]}`,
+    env('KUBERNETES_SERVICE_HOST', 'kubernetes.default.svc'),
+    env('KUBERNETES_SERVICE_PORT', String(forwarder.port)),
+  ]
+  const policy = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingAdmissionPolicy',
+    metadata: { name: routePolicy },
+    spec: {
+      matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
+      // A pod that names its own route (secrets-race's barrier) keeps it.
+      matchConditions: [{ name: 'mounts-the-api-token', expression: "has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == 'kube-api-access') && !has(object.spec.hostAliases)" }],
+      failurePolicy: 'Fail',
+      reinvocationPolicy: 'Never',
+      mutations: [{ patchType: 'JSONPatch', jsonPatch: { expression: `[${patch.join(', ')}]` } }],
+    },
+  }
+  const binding = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingAdmissionPolicyBinding',
+    metadata: { name: routePolicy },
+    spec: { policyName: routePolicy, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': cluster.namespace } } } },
+  }
+  await kubectlOk(cluster, ['apply', '-f', '-'], { input: [policy, binding].map((o) => JSON.stringify(o)).join('\n') })
+  // The policy reaches admission through an informer: wait until a dry-run pod comes back patched.
+  await waitFor('the route policy to take effect', async () => {
+    const restricted = { runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } }
+    const probe = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'route-probe' },
+      spec: { containers: [{ name: 'c', image: 'none', env: [{ name: 'A', value: 'b' }], securityContext: restricted }], volumes: [{ name: 'kube-api-access', emptyDir: {} }] },
+    }
+    const result = await kubectl(cluster, ['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: JSON.stringify(probe) })
+    return result.code === 0 && result.stdout.includes(String(forwarder.port)) ? true : undefined
+  }, 60_000)
+  return async () => {
+    await kubectl(cluster, ['delete', 'mutatingadmissionpolicybinding', routePolicy, '--ignore-not-found'])
+    await kubectl(cluster, ['delete', 'mutatingadmissionpolicy', routePolicy, '--ignore-not-found'])
+    await forwarder.close()
+  }
 }
 
-/** The same change as secrets-api-route.mjs, on a manifest this test applies itself. */
-export function routedToApi(job: Manifest, api: ApiRoute | undefined): Manifest {
-  if (!api) return job
+/** The pod of a Job pointed at a forwarder of its own (as the route policy does, but with that forwarder). */
+export function routedToApi(job: Manifest, api: ApiRoute): Manifest {
   const copy = structuredClone(job)
   const spec = copy.spec.template.spec
   spec.hostAliases = [{ ip: api.host, hostnames: ['kubernetes.default.svc'] }]
@@ -201,9 +248,7 @@ export async function helmChart(cluster: SecretsCluster, verb: 'install' | 'upgr
     const file = join(dir, 'values.json')
     await writeFile(file, JSON.stringify({ image: { ...cluster.image, pullPolicy: 'Never' }, ...values }), { mode: 0o600 })
     const chart = join(import.meta.dirname, '../../chart')
-    const api = await podApiRoute(cluster)
-    const postRender = api ? ['--post-renderer', join(import.meta.dirname, 'secrets-api-route.mjs'), '--post-renderer-args', api.host, '--post-renderer-args', String(api.port)] : []
-    return await helm(cluster, [verb, release, chart, '-f', file, '--wait', '--timeout', '10m', ...postRender, ...extra])
+    return await helm(cluster, [verb, release, chart, '-f', file, '--wait', '--timeout', '10m', ...extra])
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
