@@ -140,8 +140,13 @@ export interface ApiForwarder extends ApiRoute {
  * together, and every later connection passes at once. Runs that started seconds apart thus send their first
  * request to the API server in the same instant.
  */
-export async function startApiForwarder(cluster: SecretsCluster, barrier = 0): Promise<ApiForwarder> {
-  const target = apiServerOf(cluster)
+export function startApiForwarder(cluster: SecretsCluster, barrier = 0): Promise<ApiForwarder> {
+  const api = apiServerOf(cluster)
+  return startForwarder(cluster, { host: api.hostname, port: Number(api.port || 443) }, barrier)
+}
+
+/** The same forwarder in front of any server on the host's loopback (a MariaDB that listens on 127.0.0.1 only). */
+export async function startForwarder(cluster: SecretsCluster, target: { host: string; port: number }, barrier = 0): Promise<ApiForwarder> {
   const held = new Set<() => void>()
   const open = new Set<import('node:net').Socket>()
   let released = barrier === 0
@@ -150,7 +155,7 @@ export async function startApiForwarder(cluster: SecretsCluster, barrier = 0): P
     client.on('close', () => open.delete(client))
     client.on('error', () => undefined)
     const go = () => {
-      const upstream = connect(Number(target.port || 443), target.hostname)
+      const upstream = connect(target.port, target.host)
       open.add(upstream)
       upstream.on('close', () => open.delete(upstream))
       upstream.on('error', () => client.destroy())

@@ -8,11 +8,14 @@
 //   codes 0; plan before them says what apply would write and creates nothing; verify after them reads the
 //   password through the API. Those pods are the chart's own apply Job, rendered by helm, with a few lines of
 //   Node holding each dbhook back until a common start time, and they reach the API server through a forwarder
-//   that lets their first connections through only once all eight wait.
+//   that lets their first connections through only once all eight wait;
+// - the same on MySQL/MariaDB: the runtime and app users' passwords generated, kept, and the mysql:// URIs true.
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import mysql from 'mysql2/promise'
 import { render, type Manifest } from '../chart/helm.ts'
+import { startMariadb, type MariadbServer } from '../support/mariadb.ts'
 import type { PostgresServer } from '../support/postgres.ts'
 import {
   getOrUndefined,
@@ -27,6 +30,7 @@ import {
   secretData,
   secretsCluster,
   startApiForwarder,
+  startForwarder,
   startHostPostgres,
   useApiRoute,
   waitFor,
@@ -450,5 +454,98 @@ describe('eight hooks at once', { timeout: 900_000 }, () => {
     const verifyLog = await logOf(verify!)
     expect(exitCode(verify!), JSON.stringify(verifyLog)).toBe(0)
     expect(verifyLog.at(-1)?.msg).toBe('1 databases exist, are owned by "racer" and accept its tables')
+  })
+})
+
+describe('MySQL/MariaDB', { timeout: 900_000 }, () => {
+  const release = 'genmy'
+  const ownerSecret = `${release}-mysql-credentials`
+  const appSecret = `${release}-mysql-app-credentials`
+  const adminPassword = `admin-${randomBytes(12).toString('base64url')}`
+  let cluster: SecretsCluster
+  let server: MariadbServer
+  // The test MariaDB listens on 127.0.0.1 only; pods reach it through a forwarder on the bridge address.
+  let forwarder: ApiForwarder
+  let values: Record<string, unknown>
+
+  /** Logs in with the parts of a mysql:// URI, as a client that takes one would. */
+  async function loginWith(uri: string): Promise<string> {
+    const url = new URL(uri)
+    const connection = await mysql.createConnection({
+      host: url.hostname,
+      port: Number(url.port),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: decodeURIComponent(url.pathname.slice(1)),
+    })
+    try {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT CURRENT_USER() AS u, DATABASE() AS d')
+      return `${String(rows[0]!.u).split('@')[0]} ${rows[0]!.d}`
+    } finally {
+      await connection.end()
+    }
+  }
+
+  beforeAll(async () => {
+    cluster = await secretsCluster()
+    server = await startMariadb()
+    await server.query(`CREATE USER 'provisioner'@'%' IDENTIFIED BY ${mysql.escape(adminPassword)}`)
+    await server.query("GRANT ALL PRIVILEGES ON *.* TO 'provisioner'@'%' WITH GRANT OPTION")
+    forwarder = await startForwarder(cluster, { host: server.host, port: server.port })
+    await helm(cluster, ['uninstall', release, '--wait'])
+    await kubectl(cluster, ['delete', 'secret', ownerSecret, appSecret, `${release}-admin`, '--ignore-not-found'])
+    await kubectlOk(cluster, ['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${release}-admin` }, type: 'Opaque', stringData: { password: adminPassword } }),
+    })
+    values = {
+      mysql: {
+        enabled: true,
+        host: cluster.host,
+        port: forwarder.port,
+        tls: false,
+        username: 'openzro',
+        databases: { management: 'genmy_openzro', flow: 'genmy_flow', activity: '', dex: '' },
+        provisioning: { username: 'provisioner', existingSecret: `${release}-admin`, existingSecretKey: 'password' },
+        appUser: { username: 'openzro_app' },
+        generatedSecret: { enabled: true },
+      },
+      waitTimeout: '120s',
+    }
+  }, 1_800_000)
+
+  afterAll(async () => {
+    if (cluster) {
+      await helm(cluster, ['uninstall', release, '--wait']).catch(() => undefined)
+      await kubectl(cluster, ['delete', 'secret', ownerSecret, appSecret, `${release}-admin`, '--ignore-not-found']).catch(() => undefined)
+    }
+    await forwarder?.close()
+    await server?.stop()
+  }, 600_000)
+
+  test('install generates both passwords; the mysql:// URIs log in; helm test passes; an upgrade keeps them and changes nothing', async () => {
+    const install = await helmChart(cluster, 'install', release, values)
+    expect(install.code, install.stderr).toBe(0)
+    const owner = (await secretData(cluster, ownerSecret))!
+    const app = (await secretData(cluster, appSecret))!
+    expect(Object.keys(owner).sort()).toEqual(['host', 'password', 'port', 'sslmode', 'uri-flow', 'uri-management', 'username'])
+    expect(owner).toMatchObject({ username: 'openzro', host: cluster.host, port: String(forwarder.port), sslmode: 'DISABLED' })
+    expect(owner.password).toMatch(/^[A-Za-z0-9]{32}$/)
+    expect(owner['uri-management']).toBe(`mysql://openzro:${owner.password}@${cluster.host}:${forwarder.port}/genmy_openzro?ssl-mode=DISABLED`)
+    expect(await loginWith(owner['uri-management']!)).toBe('openzro genmy_openzro')
+    expect(await loginWith(app['uri-flow']!)).toBe('openzro_app genmy_flow')
+
+    const helmTest = await helm(cluster, ['test', release, '--logs', '--timeout', '5m'])
+    expect(helmTest.code, helmTest.stdout + helmTest.stderr).toBe(0)
+
+    const upgrade = await helmChart(cluster, 'upgrade', release, values)
+    expect(upgrade.code, upgrade.stderr).toBe(0)
+    expect((await secretData(cluster, ownerSecret))!.password).toBe(owner.password)
+    expect((await secretData(cluster, appSecret))!.password).toBe(app.password)
+    const log = (await kubectlOk(cluster, ['logs', `job/${release}-dbhook`])).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
+    expect(log.filter((l) => String(l.msg).startsWith('the password of the')).map((l) => l.secret)).toEqual([`dbhook-e2e/${ownerSecret}`, `dbhook-e2e/${appSecret}`])
+    expect(log.find((l) => l.summary)?.statements).toBe(0)
+
+    const surface = [install.stdout, upgrade.stdout, helmTest.stdout, (await helm(cluster, ['get', 'all', release])).stdout, await readableSurface(cluster)].join('\n')
+    for (const secret of [owner.password!, app.password!, adminPassword]) expect(surface.includes(secret)).toBe(false)
   })
 })
