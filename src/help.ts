@@ -35,6 +35,8 @@ Settings come from the environment (a *_FILE variant exists for every password a
   DBHOOK_OWNER_PASSWORD    when set, the owner is created if missing and its password kept current
   DBHOOK_APP_USER          data-only role granted read/write on the owner's tables
   DBHOOK_APP_PASSWORD      when set, the app role is created if missing and its password kept current
+  DBHOOK_OWNER_GENERATED_SECRET, DBHOOK_APP_GENERATED_SECRET
+                           in a Kubernetes pod: generate that role's password once and keep it in this Secret
   DBHOOK_DATABASES         name,name | key=name,key=name | JSON array or object
   DBHOOK_EXTENSIONS        extensions created in every database, e.g. pg_trgm
   DBHOOK_EVENT_TRIGGER     auto (default) | on | off: the permission event trigger

@@ -86,7 +86,10 @@ export async function runCommand(command: Command, env: Env, version: string, op
     process.once('SIGINT', onSignal)
   })
 
-  const context: RunContext = { config, log, signal: controller.signal, deadline: started + config.waitTimeoutMs }
+  const addSecret = (value: string) => {
+    secrets = [...secrets, value]
+  }
+  const context: RunContext = { config, log, signal: controller.signal, deadline: started + config.waitTimeoutMs, addSecret }
   const work = (async (): Promise<number> => {
     try {
       const result = await runners[command](context, version, options)

@@ -91,9 +91,10 @@ Returns nothing.
 {{- if not $db.username }}
 {{- fail (printf "%s.username is required: the runtime user that owns the databases." $engine) }}
 {{- end }}
-{{- if not (or $db.existingSecret $db.password) }}
-{{- fail (printf "%s.password or %s.existingSecret is required: the runtime user's password, used to create or check that user and by the verify hook and helm test." $engine $engine) }}
+{{- if not (or $db.existingSecret $db.password $db.generatedSecret.enabled) }}
+{{- fail (printf "%s.password or %s.existingSecret is required (or %s.generatedSecret.enabled): the runtime user's password, used to create or check that user and by the verify hook and helm test." $engine $engine $engine) }}
 {{- end }}
+{{- include "dbhook.validateGeneratedSecret" . }}
 {{- if and $db.provisioning.enabled $db.provisioning.username (ne $db.provisioning.username $db.username) (not (or $db.provisioning.existingSecret $db.provisioning.password)) }}
 {{- fail (printf "%s.provisioning.password or %s.provisioning.existingSecret is required: %s.provisioning.username (%s) differs from the runtime user." $engine $engine $engine $db.provisioning.username) }}
 {{- end }}
@@ -221,10 +222,13 @@ passwords go to the chart's credentials Secret. A role without a password is abs
 {{- $db := get .Values (include "dbhook.engine" .) }}
 {{- $credentials := include "dbhook.credentialsSecret" . }}
 {{- $sources := dict }}
+{{- $generated := include "dbhook.generatedSecrets" . | fromYaml }}
 {{- if $db.existingSecret }}
 {{- $_ := set $sources "owner" (dict "secret" $db.existingSecret "key" $db.existingSecretKey "inline" false) }}
 {{- else if $db.password }}
 {{- $_ := set $sources "owner" (dict "secret" $credentials "key" "owner-password" "inline" true) }}
+{{- else if hasKey $generated "owner" }}
+{{- $_ := set $sources "owner" (dict "secret" $generated.owner "key" "password" "inline" false "generated" true) }}
 {{- end }}
 {{- if ne (include "dbhook.adminUser" .) $db.username }}
 {{- if $db.provisioning.existingSecret }}
@@ -238,6 +242,8 @@ passwords go to the chart's credentials Secret. A role without a password is abs
 {{- $_ := set $sources "app" (dict "secret" $db.appUser.existingSecret "key" $db.appUser.existingSecretKey "inline" false) }}
 {{- else if $db.appUser.password }}
 {{- $_ := set $sources "app" (dict "secret" $credentials "key" "app-password" "inline" true) }}
+{{- else if hasKey $generated "app" }}
+{{- $_ := set $sources "app" (dict "secret" $generated.app "key" "password" "inline" false "generated" true) }}
 {{- end }}
 {{- end }}
 {{- toYaml $sources }}
@@ -318,7 +324,10 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 - name: DBHOOK_OWNER
   value: {{ $db.username | quote }}
 {{- $scheduled := has .command (list "backup" "drill") }}
-{{- if and (not $scheduled) (or (not $asAdmin) (hasKey $sources "admin")) }}
+{{- if and (eq .command "apply") (get (get $sources "owner" | default dict) "generated") }}
+- name: DBHOOK_OWNER_GENERATED_SECRET
+  value: {{ $sources.owner.secret | quote }}
+{{- else if and (not $scheduled) (or (not $asAdmin) (hasKey $sources "admin")) }}
 - name: DBHOOK_OWNER_PASSWORD_FILE
   value: /var/run/secrets/dbhook/owner/password
 {{- end }}
@@ -326,8 +335,13 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 - name: DBHOOK_APP_USER
   value: {{ $db.appUser.username | quote }}
 {{- if and (eq .command "apply") (hasKey $sources "app") }}
+{{- if $sources.app.generated }}
+- name: DBHOOK_APP_GENERATED_SECRET
+  value: {{ $sources.app.secret | quote }}
+{{- else }}
 - name: DBHOOK_APP_PASSWORD_FILE
   value: /var/run/secrets/dbhook/app/password
+{{- end }}
 {{- end }}
 {{- end }}
 - name: DBHOOK_DATABASES
@@ -446,8 +460,9 @@ is its own volume (they may come from different Secrets), mounted as one file wi
 {{- if $scheduled }}{{- $roles = list (ternary "admin" "owner" (hasKey $sources "admin")) }}{{- end }}
 {{- $volumes := list }}
 {{- $mounts := list }}
+{{- $command := .command }}
 {{- range $roles }}
-{{- if hasKey $sources . }}
+{{- if and (hasKey $sources .) (not (and (eq $command "apply") (get $sources .).generated)) }}
 {{- $source := get $sources . }}
 {{- if and $scheduled $source.inline }}{{- $source = merge (dict "secret" (include "dbhook.backupCredentialsSecret" $root)) $source }}{{- end }}
 {{- $volumes = append $volumes (dict "name" (printf "%s-password" .) "secret" (dict "secretName" $source.secret "defaultMode" 256 "items" (list (dict "key" $source.key "path" "password" "mode" 256)))) }}
@@ -466,6 +481,10 @@ is its own volume (they may come from different Secrets), mounted as one file wi
 {{- $items := list (dict "key" $tls.clientCertSecret.certKey "path" "tls.crt" "mode" 292) (dict "key" $tls.clientCertSecret.keyKey "path" "tls.key" "mode" 256) }}
 {{- $volumes = append $volumes (dict "name" "client-cert" "secret" (dict "secretName" $tls.clientCertSecret.name "defaultMode" 256 "items" $items)) }}
 {{- $mounts = append $mounts (dict "name" "client-cert" "mountPath" "/var/run/secrets/dbhook/client" "readOnly" true) }}
+{{- end }}
+{{- if and (eq .command "apply") (include "dbhook.generatedSecrets" $root | fromYaml) }}
+{{- $volumes = append $volumes (include "dbhook.apiTokenVolume" $root | fromYaml) }}
+{{- $mounts = append $mounts (dict "name" "kube-api-access" "mountPath" "/var/run/secrets/kubernetes.io/serviceaccount" "readOnly" true) }}
 {{- end }}
 {{- if $scheduled }}
 {{- $backup := $root.Values.backup }}
@@ -492,8 +511,12 @@ a dict: root, command. backup and drill run the -pgtools image with their own re
 restartPolicy: Never
 automountServiceAccountToken: false
 enableServiceLinks: false
+{{- if and (eq .command "apply") (include "dbhook.generatedSecrets" $root | fromYaml) }}
+serviceAccountName: {{ include "dbhook.secretWriterName" $root }}
+{{- else }}
 {{- with include "dbhook.serviceAccountName" $root }}
 serviceAccountName: {{ . }}
+{{- end }}
 {{- end }}
 {{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
@@ -660,4 +683,115 @@ spec:
           {{- include "dbhook.podMetadata" (dict "root" $root "component" .command) | nindent 10 }}
         spec:
           {{- include "dbhook.podSpec" (dict "root" $root "command" .command) | nindent 10 }}
+{{- end }}
+
+{{/*
+The Secrets the hook generates passwords into, as YAML: role (owner, app) -> Secret name, for each role whose
+password is neither inline nor in an existingSecret while <engine>.generatedSecret.enabled. Empty when nothing is
+generated: then no RBAC, no token and no API egress are rendered.
+*/}}
+{{- define "dbhook.generatedSecrets" -}}
+{{- $engine := include "dbhook.engine" . }}
+{{- $out := dict }}
+{{- if $engine }}
+{{- $db := get .Values $engine }}
+{{- if and (dig "generatedSecret" "enabled" false $db) $db.provisioning.enabled }}
+{{- if not (or $db.existingSecret $db.password) }}
+{{- $_ := set $out "owner" ($db.generatedSecret.name | default (printf "%s-%s-credentials" .Release.Name $engine)) }}
+{{- end }}
+{{- if and $db.appUser.username (not (or $db.appUser.existingSecret $db.appUser.password)) }}
+{{- $_ := set $out "app" ($db.generatedSecret.appName | default (printf "%s-%s-app-credentials" .Release.Name $engine)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/*
+Combinations of generatedSecret that cannot work, each failing with the values to change.
+*/}}
+{{- define "dbhook.validateGeneratedSecret" -}}
+{{- $engine := include "dbhook.engine" . }}
+{{- $db := get .Values $engine }}
+{{- if dig "generatedSecret" "enabled" false $db }}
+{{- if not $db.provisioning.enabled }}
+{{- fail (printf "%s.generatedSecret.enabled needs %s.provisioning.enabled: only the apply hook makes the database take the password it generates." $engine $engine) }}
+{{- end }}
+{{- $generated := include "dbhook.generatedSecrets" . | fromYaml }}
+{{- if and (hasKey $generated "owner") (eq (include "dbhook.adminUser" .) $db.username) }}
+{{- fail (printf "%s.generatedSecret cannot generate the password of %s: that user provisions (%s.provisioning.username is empty or the same), so dbhook logs in with its password. Set %s.provisioning.username to a user with CREATEROLE, or give %s.password or %s.existingSecret." $engine $db.username $engine $engine $engine $engine) }}
+{{- end }}
+{{- if and (hasKey $generated "owner") (hasKey $generated "app") (eq $generated.owner $generated.app) }}
+{{- fail (printf "%s.generatedSecret.name and %s.generatedSecret.appName are both %s: each user keeps its own Secret." $engine $engine $generated.owner) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ServiceAccount the apply hook runs as when it generates passwords; bound to the Role that may create Secrets and
+get and patch the named ones, and to nothing else.
+*/}}
+{{- define "dbhook.secretWriterName" -}}
+{{- printf "%s-secrets" (include "dbhook.fullname" .) }}
+{{- end }}
+
+{{/*
+The apply hook's projected service account volume, the one way a token reaches a pod of this chart: bound to the
+pod and to the audience, short-lived, with the API server's CA (the kube-root-ca.crt ConfigMap every namespace
+holds) and the namespace, where in-cluster clients look for them. Mode 0400; fsGroup makes it readable by 65532.
+*/}}
+{{- define "dbhook.apiTokenVolume" -}}
+{{- $token := dict "path" "token" "expirationSeconds" (int .Values.kubernetesApi.tokenExpirationSeconds) }}
+{{- with .Values.kubernetesApi.tokenAudience }}{{- $_ := set $token "audience" . }}{{- end }}
+name: kube-api-access
+projected:
+  defaultMode: 256
+  sources:
+    - serviceAccountToken:
+        {{- toYaml $token | nindent 8 }}
+    - configMap:
+        name: kube-root-ca.crt
+        items:
+          - key: ca.crt
+            path: ca.crt
+    - downwardAPI:
+        items:
+          - path: namespace
+            fieldRef:
+              apiVersion: v1
+              fieldPath: metadata.namespace
+{{- end }}
+
+{{/*
+Egress every pod of the chart needs, as a YAML list of NetworkPolicyEgressRule: DNS, the database (an ipBlock of
+the one address when the host is an IP, else the selectors or CIDRs networkPolicy.database gives), and
+networkPolicy.extraEgress.
+*/}}
+{{- define "dbhook.networkEgress" -}}
+{{- $engine := include "dbhook.engine" . }}
+{{- $db := get .Values $engine }}
+{{- $policy := .Values.networkPolicy }}
+{{- $dnsPeer := dict }}
+{{- with $policy.dns.namespaceSelector }}{{- $_ := set $dnsPeer "namespaceSelector" . }}{{- end }}
+{{- with $policy.dns.podSelector }}{{- $_ := set $dnsPeer "podSelector" . }}{{- end }}
+{{- $rules := list (dict "to" (list $dnsPeer) "ports" (list (dict "protocol" "UDP" "port" 53) (dict "protocol" "TCP" "port" 53))) }}
+{{- $host := toString $db.host }}
+{{- $to := list }}
+{{- if regexMatch "^[0-9]{1,3}([.][0-9]{1,3}){3}$" $host }}
+{{- $to = append $to (dict "ipBlock" (dict "cidr" (printf "%s/32" $host))) }}
+{{- else if contains ":" $host }}
+{{- $to = append $to (dict "ipBlock" (dict "cidr" (printf "%s/128" (trimAll "[]" $host)))) }}
+{{- else }}
+{{- $selected := dict }}
+{{- with $policy.database.namespaceSelector }}{{- $_ := set $selected "namespaceSelector" . }}{{- end }}
+{{- with $policy.database.podSelector }}{{- $_ := set $selected "podSelector" . }}{{- end }}
+{{- if $selected }}{{- $to = append $to $selected }}{{- end }}
+{{- range $policy.database.cidrs }}{{- $to = append $to (dict "ipBlock" (dict "cidr" .)) }}{{- end }}
+{{- if not $to }}
+{{- fail (printf "networkPolicy.database needs a namespaceSelector or podSelector of the database's pods, or its cidrs: %s.host (%s) is a name, which a NetworkPolicy cannot match." $engine $host) }}
+{{- end }}
+{{- end }}
+{{- $rules = append $rules (dict "to" $to "ports" (list (dict "protocol" "TCP" "port" (int $db.port)))) }}
+{{- range $policy.extraEgress }}{{- $rules = append $rules . }}{{- end }}
+{{- toYaml $rules }}
 {{- end }}

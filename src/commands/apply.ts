@@ -6,6 +6,7 @@ import { describeStep, type PlanResult } from '../plan.ts'
 import { groupSkippedSteps } from '../skipped-steps.ts'
 import type { CommandResult } from './command-result.ts'
 import { inspectAndPlan } from './inspect-and-plan.ts'
+import { applyGeneratedCredentials } from '../kubernetes/generated-credentials.ts'
 
 /**
  * `dbhook apply`: wait, lock, inspect, plan, refuse before any change if a step cannot be done, execute, and
@@ -13,7 +14,9 @@ import { inspectAndPlan } from './inspect-and-plan.ts'
  * on the way (the server restarted, failed over) is replaced within DBHOOK_WAIT_TIMEOUT and the run starts over
  * from inspection: every step is idempotent, and the new plan holds only what is still missing.
  */
-export async function runApply(context: RunContext): Promise<CommandResult> {
+export async function runApply(given: RunContext): Promise<CommandResult> {
+  // Generated passwords are settled in their Secrets before any connection, so that the database only ever gets one that is kept.
+  const context = await applyGeneratedCredentials(given)
   const { log, config } = context
   const started = Date.now()
   const engine = await loadEngine(config)

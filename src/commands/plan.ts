@@ -5,12 +5,14 @@ import { describeStep, isInSync } from '../plan.ts'
 import { groupSkippedSteps } from '../skipped-steps.ts'
 import type { CommandResult } from './command-result.ts'
 import { inspectAndPlan } from './inspect-and-plan.ts'
+import { planGeneratedCredentials } from '../kubernetes/generated-credentials.ts'
 
 /**
  * `dbhook plan`: the same inspection as apply, nothing executed. Exit 0 in sync, 2 with changes pending, 1 when
  * the plan holds a problem no step can fix. Steps the admin's privileges cannot do are named up front.
  */
-export async function runPlan(context: RunContext): Promise<CommandResult> {
+export async function runPlan(given: RunContext): Promise<CommandResult> {
+  const { context, pending: secretSteps } = await planGeneratedCredentials(given)
   const { log } = context
   const engine = await loadEngine(context.config)
   const session = await engine.connectAdmin(context)
@@ -23,13 +25,14 @@ export async function runPlan(context: RunContext): Promise<CommandResult> {
     if (plan.problems.length > 0) {
       return { exitCode: ExitCode.failed, outcome: plan.problems.join('; ') }
     }
-    if (isInSync(plan)) {
+    if (isInSync(plan) && secretSteps.length === 0) {
       const outcome = `in sync: ${context.config.databases.length} databases, nothing to do`
       log.info({ steps: 0 }, outcome)
       return { exitCode: ExitCode.ok, outcome }
     }
-    const outcome = `${plan.steps.length} changes pending`
-    log.info({ steps: plan.steps.length }, outcome)
+    const steps = plan.steps.length + secretSteps.length
+    const outcome = `${steps} changes pending`
+    log.info({ steps }, outcome)
     return { exitCode: ExitCode.pending, outcome }
   } finally {
     await session.close()

@@ -1,10 +1,12 @@
 import type { RunContext } from '../engines/engine.ts'
 import { loadEngine } from '../engines/load-engine.ts'
 import { ExitCode } from '../errors.ts'
+import { verifyGeneratedCredentials } from '../kubernetes/generated-credentials.ts'
 import type { CommandResult } from './command-result.ts'
 
 /** `dbhook verify`: read-only checks as the owner; every problem is logged, exit 1 when there is any. */
-export async function runVerify(context: RunContext): Promise<CommandResult> {
+export async function runVerify(given: RunContext): Promise<CommandResult> {
+  const context = await verifyGeneratedCredentials(given)
   const { log, config } = context
   const engine = await loadEngine(config)
   const problems = await engine.verify(context)

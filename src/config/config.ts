@@ -1,4 +1,5 @@
 import type { DatabaseSpec } from './databases.ts'
+import type { GeneratedSecrets } from './generated-secret-config.ts'
 
 export type Engine = 'postgres' | 'mysql' | 'spanner'
 export type Command = 'apply' | 'plan' | 'wait' | 'verify' | 'sql' | 'backup' | 'restore' | 'drill'
@@ -94,6 +95,8 @@ export interface Config {
   readonly mysql: MysqlSettings
   readonly backup: BackupSettings
   readonly spanner?: SpannerSettings
+  /** DBHOOK_OWNER_GENERATED_SECRET / DBHOOK_APP_GENERATED_SECRET: Secrets that keep generated passwords (apply, plan, verify). */
+  readonly generatedSecrets: GeneratedSecrets
   /** Every secret value read, so that the logger can scrub them from any line as a last line of defence. */
   readonly secrets: readonly string[]
   /** Things worth a warning that do not stop the run, such as an unknown DBHOOK_ variable. */

@@ -6,6 +6,7 @@ import { logLevels, type Command, type Config, type Engine, type EventTriggerMod
 import { parseDatabases, type DatabaseSpec } from './databases.ts'
 import { parseDuration } from './duration.ts'
 import { engineRules } from './engine-rules.ts'
+import { generatedSecretVariables, readGeneratedSecrets } from './generated-secret-config.ts'
 import { parseHosts } from './hosts.ts'
 import { loadSpannerConfig } from './spanner-config.ts'
 
@@ -194,6 +195,7 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
       DBHOOK_BACKUP_KEEP_DAYS: positiveInt(3650)({ default: 7 }),
       DBHOOK_BACKUP_KEY_FILE: text({ default: '' }),
       DBHOOK_PG_DUMP: text({ default: '' }),
+      ...generatedSecretVariables,
       DBHOOK_SPANNER_PROJECT: text({ default: '' }),
       DBHOOK_SPANNER_INSTANCE: text({ default: '' }),
     },
@@ -237,7 +239,7 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
   if (ownerName === '' && command !== 'wait') problems.push('DBHOOK_OWNER is required (or DBHOOK_ADMIN_USER to own the databases)')
   const ownerProblem = ownerName === '' ? undefined : rules.roleNameProblem(ownerName)
   if (ownerProblem && command !== 'wait') problems.push(`DBHOOK_OWNER ${quote(ownerName)} ${ownerProblem}`)
-  if (command === 'verify' && !ownerIsAdmin && ownerPassword === undefined) {
+  if (command === 'verify' && !ownerIsAdmin && ownerPassword === undefined && cleaned.DBHOOK_OWNER_GENERATED_SECRET === '') {
     problems.push('DBHOOK_OWNER_PASSWORD (or DBHOOK_OWNER_PASSWORD_FILE) is required: verify logs in as the owner')
   }
 
@@ -249,6 +251,16 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
   } else if (cleaned.DBHOOK_APP_PASSWORD !== '') {
     problems.push('DBHOOK_APP_PASSWORD is set but DBHOOK_APP_USER is not')
   }
+
+  const generated = readGeneratedSecrets({
+    ownerSecret: cleaned.DBHOOK_OWNER_GENERATED_SECRET,
+    appSecret: cleaned.DBHOOK_APP_GENERATED_SECRET,
+    ownerPasswordGiven: cleaned.DBHOOK_OWNER_PASSWORD !== '',
+    appPasswordGiven: cleaned.DBHOOK_APP_PASSWORD !== '',
+    ownerIsAdmin,
+    appUser: appName,
+  })
+  problems.push(...generated.problems)
 
   let databases: DatabaseSpec[] = []
   if (needsDatabases) {
@@ -356,6 +368,7 @@ export function loadConfig(env: Env, command: Command, options: { restoreFromFil
       requireSsl: cleaned.DBHOOK_MYSQL_REQUIRE_SSL,
     },
     backup: { dir: backupDir, keepDays: cleaned.DBHOOK_BACKUP_KEEP_DAYS, key: backupKey, pgDump: cleaned.DBHOOK_PG_DUMP || undefined },
+    generatedSecrets: generated.settings,
     secrets,
     warnings,
   }

@@ -152,6 +152,7 @@ export function loadSpannerConfig(options: {
     mysql: { charset: 'utf8mb4', userHost: '%', requireSsl: false },
     backup: { keepDays: 7 },
     spanner: { project, instance, emulatorHost },
+    generatedSecrets: {},
     secrets: [],
     warnings,
   }

@@ -10,6 +10,8 @@ export interface RunContext {
   readonly signal: AbortSignal
   /** Epoch milliseconds: DBHOOK_WAIT_TIMEOUT after the run started. */
   readonly deadline: number
+  /** Adds a secret learnt during the run (a generated password) to what every log line and message is scrubbed of. */
+  readonly addSecret: (value: string) => void
 }
 
 /** The outcome per database that the summary line reports. */

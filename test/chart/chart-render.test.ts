@@ -45,6 +45,10 @@ describe('helm lint --strict over the values matrix in chart/ci', () => {
       expect(byKind(m, 'Secret')).toEqual([])
       expect(envOf(only(m, 'Job')).DBHOOK_EXTENSIONS).toBe('pg_trgm')
     },
+    'generated-secret-values.yaml': (m) => {
+      expect(envOf(only(m, 'Job')).DBHOOK_OWNER_GENERATED_SECRET).toMatch(/-credentials$/)
+      expect(byKind(m, 'Role').flatMap((r) => r.rules.flatMap((rule: { verbs: string[] }) => rule.verbs)).sort()).toEqual(['create', 'get', 'patch'])
+    },
     'mysql-values.yaml': (m) => expect(envOf(only(m, 'Job')).DBHOOK_ENGINE).toBe('mysql'),
     'openzro-postgres-values.yaml': (m) => expect(envOf(only(m, 'Job')).DBHOOK_DATABASES).toBe('{"activity":"openzro_activity","dex":"dex","flow":"openzro_flow","management":"openzro"}'),
     'sqlite-lab-values.yaml': (m) => expect(m.filter((x) => x.kind === 'Job' || x.kind === 'CronJob')).toEqual([]),

@@ -15,6 +15,9 @@ const models: Record<string, { module: string; type: string }> = {
   'v1 Pod': { module: 'kubernetes-models/v1/Pod', type: 'IPod' },
   'v1 Secret': { module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
   'v1 ServiceAccount': { module: 'kubernetes-models/v1/ServiceAccount', type: 'IServiceAccount' },
+  'rbac.authorization.k8s.io/v1 Role': { module: 'kubernetes-models/rbac.authorization.k8s.io/v1/Role', type: 'IRole' },
+  'rbac.authorization.k8s.io/v1 RoleBinding': { module: 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding', type: 'IRoleBinding' },
+  'networking.k8s.io/v1 NetworkPolicy': { module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
 }
 
 function modelOf(manifest: Manifest): { module: string; type: string } {

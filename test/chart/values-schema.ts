@@ -37,6 +37,22 @@ const certs = obj({
 const provisioning = (what: string) =>
   obj({ enabled: bool('true: dbhook apply; false: dbhook verify.'), username: str(`${what} provisioning user; empty: the runtime user.`), ...credentials('provisioning user') })
 const appUser = obj({ username: str('Data-only user; empty: none.'), ...credentials('app user') })
+const generatedSecret = obj({
+  enabled: bool('Generate the passwords of users that have none, kept in Secrets the hook creates.'),
+  name: str("The runtime user's Secret; empty: <release>-<engine>-credentials.", k8sName),
+  appName: str("The app user's Secret; empty: <release>-<engine>-app-credentials.", k8sName),
+})
+const labelSelector = obj({
+  matchLabels: { type: 'object', additionalProperties: { type: 'string' } },
+  matchExpressions: {
+    type: 'array',
+    items: obj(
+      { key: str('Label key.', { minLength: 1 }), operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }, values: { type: 'array', items: { type: 'string' } } },
+      { required: ['key', 'operator'] },
+    ),
+  },
+}, { description: 'A Kubernetes LabelSelector.' })
+const cidrs = (description: string) => ({ type: 'array', description, items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+/[0-9]{1,3}$' }, uniqueItems: true })
 const common = (def: number) => ({
   enabled: bool('Provision databases on this engine.'),
   host: str('Host name or IP address of the server.'),
@@ -46,6 +62,7 @@ const common = (def: number) => ({
   databases,
   provisioning: provisioning(''),
   appUser,
+  generatedSecret,
 })
 const quantities = { type: 'object', additionalProperties: { type: ['string', 'number'] } }
 const resources = obj(
@@ -169,6 +186,20 @@ export const valuesSchema = {
       { description: 'Container security context (Kubernetes SecurityContext).' },
     ),
     serviceAccount: obj({ create: bool('Create a ServiceAccount hook.'), name: str('ServiceAccount name.', k8sName), annotations: { type: 'object', additionalProperties: { type: 'string' } } }),
+    kubernetesApi: obj({
+      tokenAudience: str("Audience of the hook's projected token; empty: the API server's own."),
+      tokenExpirationSeconds: int('Lifetime of that token in seconds (Kubernetes issues 600 at the least).', { minimum: 600 }),
+    }),
+    networkPolicy: obj({
+      enabled: bool('Render the NetworkPolicies.'),
+      dns: obj({ namespaceSelector: labelSelector, podSelector: labelSelector }),
+      database: obj({ namespaceSelector: labelSelector, podSelector: labelSelector, cidrs: cidrs('CIDRs of a database reached by name outside the cluster.') }),
+      apiServer: obj({
+        cidrs: cidrs("CIDRs of the API server's endpoints."),
+        ports: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1, maximum: 65535 }, uniqueItems: true },
+      }),
+      extraEgress: { type: 'array', description: 'More NetworkPolicyEgressRule objects.', items: { type: 'object' } },
+    }),
     nodeSelector: { type: 'object', additionalProperties: { type: 'string' } },
     tolerations: { type: 'array', items: { type: 'object' } },
     affinity: { type: 'object' },
