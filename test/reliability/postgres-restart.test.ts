@@ -104,18 +104,32 @@ describe(`PostgreSQL ${major} restarted while apply runs`, () => {
 
   /**
    * Runs apply and restarts the server once `when` says so (given every stdout chunk so far); returns the run
-   * and the restart's duration.
+   * and the restart's duration. dbhook is held (SIGSTOP) from that moment until the server is back and resumed
+   * after, so the restart falls at that point of the run however loaded the machine is, instead of racing a
+   * run that may finish its last statements before pg_ctl has stopped anything.
    */
   async function applyWithRestart(names: Names, when: (output: string) => boolean, target?: { host: string; port: number }): Promise<{ run: RunResult; restartMs: number }> {
     let output = ''
+    let pid = 0
     let restart: Promise<number> | undefined
     const run = await runDbhook(['apply'], envFor(names, target), {
       timeoutMs: 150_000,
+      onSpawn: (p) => (pid = p),
       onStdout: (chunk) => {
         output += chunk
         if (!restart && when(output)) {
           const started = Date.now()
-          restart = restartPostgres(server).then(() => Date.now() - started)
+          const signal = (name: NodeJS.Signals) => {
+            try {
+              process.kill(pid, name)
+            } catch {
+              // already exited: the assertions below say the restart came too late
+            }
+          }
+          signal('SIGSTOP')
+          restart = restartPostgres(server)
+            .finally(() => signal('SIGCONT'))
+            .then(() => Date.now() - started)
         }
       },
     })

@@ -82,7 +82,15 @@ class PostgresSession implements AdminSession {
 
   async apply(plan: PlanResult, _inspection: EngineInspection, context: RunContext) {
     if (!this.facts) throw new Error('apply called before inspect')
-    return applyPostgresPlan(this.client, plan, this.facts, context, (database) => this.connectAdmin(database))
+    const report = await applyPostgresPlan(this.client, plan, this.facts, context, (database) => this.connectAdmin(database))
+    // The lock went away under the last steps: they are done, but not serialized; apply starts over and finds
+    // them in place (or finishes what a concurrent run left).
+    if (this.lost) throw this.lostError()
+    return report
+  }
+
+  private lostError(): Error {
+    return Object.assign(new Error(`Connection terminated: ${this.lost}`), { code: '08006' })
   }
 
   /** Reads, in each existing listed database, which of its items are in place (DBHOOK_PARALLEL at once). */
@@ -109,8 +117,13 @@ class PostgresSession implements AdminSession {
   private async connectAdmin(database: string): Promise<pg.Client> {
     const { config, log, signal } = this.context
     // After a signal the undo of a lent membership still needs a connection of its own.
-    if (this.lost && !signal.aborted) throw Object.assign(new Error(`Connection terminated: ${this.lost}`), { code: '08006' })
+    if (this.lost && !signal.aborted) throw this.lostError()
     const client = await connectPostgres(config, this.tls, { user: config.admin.user, password: config.admin.password, database }, this.endpoint, config.connectTimeoutMs, log)
+    // Lost while this connection was being opened: it must not carry work on without the lock either.
+    if (this.lost && !signal.aborted) {
+      destroy(client)
+      throw this.lostError()
+    }
     this.others.add(client)
     client.once('end', () => this.others.delete(client))
     return client
