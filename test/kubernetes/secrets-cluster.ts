@@ -2,11 +2,10 @@
 // - by hand: `eval "$(test/kubernetes/cluster.sh up)"` exports KUBECONFIG and DBHOOK_E2E_HOST; DBHOOK_E2E_IMAGE_TAG
 //   names the dbhook image tag in the cluster (default `dev`, the image cluster.sh builds from its checkout; its
 //   `-pgtools` variant must be there too) and DBHOOK_E2E_POD_CIDR the pods' range (optional).
-// - in the suite: when KUBECONFIG is not set, test/kubernetes/cluster.ts's useCluster() (which starts the cluster
+// - in the suite: when KUBECONFIG is not set, cluster.ts's useCluster() (which starts the cluster
 //   on first use and has global-setup.ts tear it down) provides the same facts.
 // A test that can get neither fails with the reason; it never skips.
-import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,6 +13,9 @@ import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { helmBinary, type Manifest } from '../chart/helm.ts'
 import { startPostgres, type PostgresServer } from '../support/postgres.ts'
+import { kubectlBinary, run, useCluster, type CommandResult } from './cluster.ts'
+
+export type { CommandResult }
 
 export interface SecretsCluster {
   readonly kubeconfig: string
@@ -38,44 +40,12 @@ async function find(): Promise<SecretsCluster> {
   if (process.env.KUBECONFIG && process.env.DBHOOK_E2E_HOST) {
     return { kubeconfig: process.env.KUBECONFIG, host: process.env.DBHOOK_E2E_HOST, podCidr: process.env.DBHOOK_E2E_POD_CIDR || undefined, namespace: 'dbhook-e2e', image }
   }
-  // test/kubernetes/cluster.ts comes with the Kubernetes branch; imported by URL so this file compiles without it.
-  const shared = new URL('./cluster.ts', import.meta.url)
-  if (!existsSync(shared)) {
-    throw new Error('no cluster: set KUBECONFIG and DBHOOK_E2E_HOST (eval "$(test/kubernetes/cluster.sh up)"), or run with test/kubernetes/cluster.ts present')
-  }
-  const { useCluster } = (await import(shared.href)) as { useCluster(): Promise<{ kubeconfig: string; host: string; podCidr?: string; namespace: string }> }
   const cluster = await useCluster()
   return { kubeconfig: cluster.kubeconfig, host: cluster.host, podCidr: cluster.podCidr || undefined, namespace: cluster.namespace, image }
 }
 
-export interface CommandResult {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs a command; never rejects on a non-zero exit. */
-export function run(command: string, args: readonly string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(options.input ?? '')
-  })
-}
-
-const builtKubectl = join(process.env.DBHOOK_TOOLS ?? '/var/tmp/dbhook-tools', 'kubernetes-v1.37.2/bin/kubectl')
-
 export function kubectl(cluster: SecretsCluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return run(existsSync(builtKubectl) ? builtKubectl : 'kubectl', ['--kubeconfig', cluster.kubeconfig, '-n', cluster.namespace, ...args], options)
+  return run(kubectlBinary, ['--kubeconfig', cluster.kubeconfig, '-n', cluster.namespace, ...args], options)
 }
 
 export async function kubectlOk(cluster: SecretsCluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
@@ -186,7 +156,7 @@ export async function startForwarder(cluster: SecretsCluster, target: { host: st
 
 /** Sets the route up when the cluster lacks one; returns a function that removes what it set up. */
 export async function useApiRoute(cluster: SecretsCluster): Promise<() => Promise<void>> {
-  const slices = await run(existsSync(builtKubectl) ? builtKubectl : 'kubectl', ['--kubeconfig', cluster.kubeconfig, '-n', 'default', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=kubernetes', '-o', 'json'])
+  const slices = await run(kubectlBinary, ['--kubeconfig', cluster.kubeconfig, '-n', 'default', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=kubernetes', '-o', 'json'])
   if (slices.code !== 0) throw new Error(`cannot list the kubernetes Service's endpoints: ${slices.stderr}`)
   if ((JSON.parse(slices.stdout) as { items: unknown[] }).items.length > 0) return async () => undefined
   const forwarder = await startApiForwarder(cluster)
