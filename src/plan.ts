@@ -23,11 +23,14 @@ export interface DesiredDatabase extends DatabaseSpec {
 
 /**
  * Something one database must hold beyond existing with the right owner: a grant, an extension, a trigger.
- * Each engine decides which items it needs (its `databaseItems`); the planner only compares ids.
+ * Each engine lists its kinds in one registry (`postgres-items.ts`, `mysql-items.ts`) and decides which items a
+ * configuration needs (its `databaseItems`); the planner only compares ids.
  */
 export interface DatabaseItem {
   /** Stable text that names the item in plans, tests and logs, e.g. `extension:pg_trgm`. */
   readonly id: string
+  /** The registry entry it is an instance of, e.g. `extension`. */
+  readonly kind: string
   /** What applying it does, for a person: `grant CONNECT to "app"`. */
   readonly description: string
   readonly role?: string
@@ -45,6 +48,11 @@ export interface ObservedState {
   readonly roles: ReadonlyMap<string, ObservedRole>
   /** Only the listed databases; a missing key means the database does not exist. */
   readonly databases: ReadonlyMap<string, ObservedDatabase>
+  /**
+   * ids of the items a database created now holds from the start (what PostgreSQL copies from template1, what a
+   * grant on `*.*` covers on MySQL): a created database is planned with the rest. Empty when not inspected.
+   */
+  readonly newDatabase?: ReadonlySet<string>
 }
 
 export interface ObservedRole {
@@ -108,7 +116,9 @@ export function planChanges(desired: DesiredState, observed: ObservedState): Pla
     const found = observed.databases.get(database.name)
     if (!found) {
       steps.push({ action: 'create-database', database })
-      for (const item of database.items) steps.push({ action: 'ensure', database, item })
+      for (const item of database.items) {
+        if (!observed.newDatabase?.has(item.id)) steps.push({ action: 'ensure', database, item })
+      }
       continue
     }
     if (found.owner !== null && found.owner !== database.owner) {

@@ -23,9 +23,14 @@ export interface ApplyReport {
   readonly statements: number
 }
 
-/** The engine's view after inspection: what it found, and what the admin may do about it. */
-export interface EngineInspection {
+/**
+ * The engine's view after inspection: what it found, and what the admin may do about it. `facts` is the engine's
+ * own reading of the server and the admin (version, attributes); apply gets the inspection back and acts on it,
+ * so a session keeps no state between inspect and apply.
+ */
+export interface EngineInspection<Facts = unknown> {
   readonly observed: ObservedState
+  readonly facts: Facts
   /** Server and version for logs, e.g. `PostgreSQL 18.1`. */
   readonly server: string
   /** Problems found that no step can fix (a Spanner database of the wrong dialect): plan exits 1, apply refuses. */
@@ -40,13 +45,14 @@ export interface EngineInspection {
  * An authenticated admin connection. All DDL runs through it, under the provisioning lock, so that concurrent
  * runs serialize.
  */
-export interface AdminSession {
+export interface AdminSession<Facts = unknown> {
   /** The host the session ended on, `db-1:5432`, when the engine may choose among several. */
   readonly where?: string
   /** Takes the provisioning lock, waiting no later than the deadline. */
   lock(context: RunContext): Promise<void>
-  inspect(desired: DesiredState): Promise<EngineInspection>
-  apply(plan: PlanResult, inspection: EngineInspection, context: RunContext): Promise<ApplyReport>
+  inspect(desired: DesiredState): Promise<EngineInspection<Facts>>
+  /** Executes the plan's steps, as planned from `inspection`; nothing else. */
+  apply(plan: PlanResult, inspection: EngineInspection<Facts>, context: RunContext): Promise<ApplyReport>
   close(): Promise<void>
 }
 

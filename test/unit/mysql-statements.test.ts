@@ -106,7 +106,7 @@ describe('privilege check from SHOW GRANTS', () => {
   const steps: Step[] = [
     { action: 'create-role', role: { name: 'openzro', kind: 'owner', password: 'x' } },
     { action: 'create-database', database },
-    { action: 'ensure', database, item: { id: 'owner-privileges', description: 'grant ALL PRIVILEGES to "openzro"', role: 'openzro' } },
+    { action: 'ensure', database, item: { id: 'owner-privileges', kind: 'owner-privileges', description: 'grant ALL PRIVILEGES to "openzro"', role: 'openzro' } },
   ]
   const admin = { user: 'provisioner', host: '%' }
 

@@ -1,7 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
-import { eventTriggerStatements } from '../../src/engines/postgres/postgres-grants.ts'
+import { eventTriggerStatements } from '../../src/engines/postgres/postgres-event-trigger.ts'
 import { md5Verifier, saslPrep, scramSha256Verifier } from '../../src/engines/postgres/postgres-password.ts'
 import { checkPrivileges } from '../../src/engines/postgres/postgres-privileges.ts'
 import type { AdminFacts } from '../../src/engines/postgres/postgres-inspect.ts'
@@ -38,7 +38,7 @@ describe('SQL text', () => {
   })
 
   test('the event trigger body survives an app name that holds the dollar-quote tag', () => {
-    const [create] = eventTriggerStatements('x$dbhook$y', 'owner', []).filter((s) => s.startsWith('CREATE OR REPLACE FUNCTION'))
+    const [create] = eventTriggerStatements('x$dbhook$y', 'owner').filter((s) => typeof s === 'string' && s.startsWith('CREATE OR REPLACE FUNCTION'))
     expect(create).toContain('$dbhook1$')
     expect(create).toContain("app_role constant text := 'x$dbhook$y'")
   })

@@ -35,7 +35,7 @@ describe('steps skipped by design', () => {
     const groups = groupSkippedSteps(skipped)
     expect(groups).toHaveLength(1)
     expect(groups[0]!.databases).toEqual(['management', 'flow', 'activity', 'dex'])
-    expect(groups[0]!.what).toBe('4 databases (management, flow, activity, dex): install the permission event trigger dbhook_grant_app_permissions_v1 for "app"')
+    expect(groups[0]!.what).toBe('4 databases (management, flow, activity, dex): install the permission event trigger dbhook_grant_app_permissions_v2 for "app"')
     expect(groups[0]!.reason).toContain('may not create event triggers')
   })
 
@@ -52,7 +52,7 @@ describe('steps skipped by design', () => {
   test('one database keeps the wording of the step itself', () => {
     const [group] = groupSkippedSteps(skippedFor('dex', 18))
     expect(group).toEqual({
-      what: 'dex: install the permission event trigger dbhook_grant_app_permissions_v1 for "app"',
+      what: 'dex: install the permission event trigger dbhook_grant_app_permissions_v2 for "app"',
       databases: ['dex'],
       reason: expect.stringContaining('ALTER DEFAULT PRIVILEGES FOR ROLE "openzro"'),
     })

@@ -17,9 +17,7 @@ import { verifyMysql } from './mysql-verify.ts'
 /** GET_LOCK name shared by every dbhook run; the lock is server-wide and held by the admin session. */
 const lockName = 'dbhook'
 
-class MysqlSession implements AdminSession {
-  private facts: MysqlFacts | undefined
-
+class MysqlSession implements AdminSession<MysqlFacts> {
   constructor(
     private readonly connection: Connection,
     private readonly tls: MysqlTlsMaterial,
@@ -44,24 +42,23 @@ class MysqlSession implements AdminSession {
     }
   }
 
-  async inspect(desired: DesiredState): Promise<EngineInspection> {
+  async inspect(desired: DesiredState): Promise<EngineInspection<MysqlFacts>> {
     const { config, log } = this.context
     const inspection = await inspectMysql(this.connection, desired, (name, admin) => accountOf(config, name, admin), this.checkPasswords(desired))
     const facts = inspection.facts
-    this.facts = facts
     log.debug({ server: facts.server, admin: facts.admin }, 'inspected the server')
     const grants = parseAdminGrants(facts.adminGrants)
     return {
       observed: inspection.observed,
+      facts,
       server: facts.server,
       privilegeProblems: (plan: PlanResult) => mysqlPrivilegeProblems(plan.steps, grants, facts.admin),
       skippedSteps: () => [],
     }
   }
 
-  async apply(plan: PlanResult, _inspection: EngineInspection, context: RunContext) {
-    const facts = this.facts
-    if (!facts) throw new Error('apply called before inspect')
+  async apply(plan: PlanResult, inspection: EngineInspection<MysqlFacts>, context: RunContext) {
+    const facts = inspection.facts
     return applyMysqlPlan(this.connection, plan, facts, (name) => accountOf(context.config, name, facts.admin), context)
   }
 

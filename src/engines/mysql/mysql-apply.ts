@@ -1,22 +1,13 @@
 import type { Connection, ResultSetHeader } from 'mysql2/promise'
 import { describeStep, type PlanResult } from '../../plan.ts'
 import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
-import { appPrivilegesItem } from './mysql-capabilities.ts'
 import { stepError } from './mysql-errors.ts'
 import type { MysqlFacts } from './mysql-inspect.ts'
-import {
-  createDatabaseSql,
-  createUserStatement,
-  grantAppSql,
-  grantOwnerSql,
-  setPasswordStatement,
-  wildcardGrant,
-  type Account,
-  type Statement,
-} from './mysql-statements.ts'
+import { mysqlSpecOf } from './mysql-items.ts'
+import { createDatabaseSql, createUserStatement, setPasswordStatement, wildcardGrant, type Account, type Statement } from './mysql-statements.ts'
 
 /**
- * Executes the plan's steps in order on the admin connection, which holds the provisioning lock: accounts first,
+ * Executes the plan's steps in order, and only those, on the admin connection, which holds the provisioning lock: accounts first,
  * then per database CREATE DATABASE IF NOT EXISTS and the grants. Every statement is idempotent, so a run that
  * races one that does not lock (or a Galera node without GET_LOCK) ends in the same state.
  */
@@ -59,12 +50,7 @@ export async function applyMysqlPlan(
           // MySQL databases have no owner; the planner never emits this for an engine without one.
           break
         case 'ensure': {
-          const role = step.item.role ?? config.owner.name
-          if (facts.heldGlobally.has(`${step.item.id}\u0000${role}`)) {
-            log.info(`${step.database.key}: ${JSON.stringify(role)} already holds these privileges on *.*; no grant needed`)
-            continue
-          }
-          const sql = step.item.id === appPrivilegesItem ? grantAppSql(step.database.name, accountOf(role)) : grantOwnerSql(step.database.name, accountOf(role))
+          const sql = mysqlSpecOf(step.item).grant(step.database.name, accountOf(step.item.role ?? config.owner.name))
           if (wildcardGrant(step.database.name)) {
             log.warn(`${step.database.key}: the grant on ${JSON.stringify(step.database.name)} also matches databases that differ where it has _ or %, which act as wildcards: the name is too long to escape them within 64 characters`)
           }
@@ -78,7 +64,7 @@ export async function applyMysqlPlan(
     } catch (error) {
       throw stepError(describeStep(step), error)
     }
-    log.info(describeStep(step))
+    log.info({ step: step.action }, describeStep(step))
   }
   return { outcomes, statements }
 }

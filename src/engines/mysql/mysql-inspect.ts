@@ -1,8 +1,8 @@
 import type { RowDataPacket } from 'mysql2'
 import type { Connection } from 'mysql2/promise'
 import type { DesiredState, ObservedDatabase, ObservedRole, ObservedState } from '../../plan.ts'
-import { appPrivilegesItem, ownerPrivilegesItem } from './mysql-capabilities.ts'
-import { appPrivileges, grantee, ownerPrivilegeSet, grantPattern, type Account, type PasswordForm } from './mysql-statements.ts'
+import { mysqlSpecOf } from './mysql-items.ts'
+import { grantee, grantPattern, type Account, type PasswordForm } from './mysql-statements.ts'
 
 /** What the server is and who the admin is: inputs to apply and to the privilege check. */
 export interface MysqlFacts {
@@ -15,8 +15,6 @@ export interface MysqlFacts {
   readonly passwordForm: PasswordForm
   /** The admin's grants, from SHOW GRANTS; parsed by the privilege check. */
   readonly adminGrants: readonly string[]
-  /** `item id` + NUL + role name for the items a role already holds on `*.*`: a grant on a new database adds nothing. */
-  readonly heldGlobally: ReadonlySet<string>
 }
 
 export interface MysqlInspection {
@@ -94,35 +92,27 @@ export async function inspectMysql(
     }
   }
 
-  const heldGlobally = new Set<string>()
-  for (const role of desired.roles) {
-    const account = accounts.get(role.name)
-    if (!account) continue
-    const [item, required] = role.kind === 'owner' ? [ownerPrivilegesItem, ownerPrivilegeSet] : [appPrivilegesItem, appPrivileges]
-    if (holdsGlobally(account, required)) heldGlobally.add(`${item}\u0000${role.name}`)
-  }
+  const accountFor = (role: string | undefined) => (role === undefined ? admin : (accounts.get(role) ?? admin))
+  const items = desired.databases[0]?.items ?? []
+  // A grant on `*.*` covers a database created now: the plan grants on it only what that leaves out.
+  const newDatabase = new Set(items.filter((item) => holdsGlobally(accountFor(item.role), mysqlSpecOf(item).privileges)).map((item) => item.id))
 
   const existing = new Set(schemaRows.map((row) => String(row.name)))
   const databases = new Map<string, ObservedDatabase>()
   for (const db of desired.databases) {
     if (!existing.has(db.name)) continue
-    const present = new Set<string>()
-    const owner = desired.roles.find((role) => role.kind === 'owner')
-    const app = desired.roles.find((role) => role.kind === 'app')
-    if (owner && holds(accounts.get(owner.name) ?? admin, db.name, ownerPrivilegeSet)) present.add(ownerPrivilegesItem)
-    if (app && holds(accounts.get(app.name) ?? admin, db.name, appPrivileges)) present.add(appPrivilegesItem)
+    const present = new Set(db.items.filter((item) => holds(accountFor(item.role), db.name, mysqlSpecOf(item).privileges)).map((item) => item.id))
     databases.set(db.name, { owner: null, present })
   }
 
   return {
-    observed: { roles, databases },
+    observed: { roles, databases, newDatabase },
     facts: {
       server: `${mariadb ? 'MariaDB' : 'MySQL'} ${version}`,
       mariadb,
       admin,
       passwordForm: mariadb ? 'native-hash' : 'plaintext',
       adminGrants: grantRows.map((row) => String((row as unknown as unknown[])[0])),
-      heldGlobally,
     },
   }
 }

@@ -1,6 +1,6 @@
 import type { Step } from '../../plan.ts'
-import { appPrivilegesItem } from './mysql-capabilities.ts'
-import { appPrivileges, ownerPrivilegeSet, type Account } from './mysql-statements.ts'
+import { mysqlSpecOf } from './mysql-items.ts'
+import type { Account } from './mysql-statements.ts'
 
 /** The admin's grants as far as the up-front check needs them. */
 export interface AdminGrants {
@@ -65,8 +65,7 @@ export function mysqlPrivilegeProblems(steps: readonly Step[], grants: AdminGran
       case 'ensure':
       {
         // Granting needs GRANT OPTION and every privilege granted; MySQL 8 lists ALL as its single privileges.
-        const required: readonly string[] = step.item.id === appPrivilegesItem ? appPrivileges : ownerPrivilegeSet
-        const lacking = required.filter((privilege) => !has(privilege))
+        const lacking = mysqlSpecOf(step.item).privileges.filter((privilege) => !has(privilege))
         if (lacking.length > 0 || !grants.globalGrantOption) {
           const privilege = `${lacking.length > 0 ? lacking.join(', ') : 'GRANT OPTION'}${lacking.length > 0 && !grants.globalGrantOption ? ' and GRANT OPTION' : ''}`
           missing(`${step.item.description} on ${JSON.stringify(step.database.name)}`, privilege, `GRANT ALL PRIVILEGES ON *.* TO ${who} WITH GRANT OPTION`)

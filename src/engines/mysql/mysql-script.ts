@@ -1,7 +1,8 @@
 import type { Config } from '../../config/config.ts'
 import { desiredState } from '../../plan.ts'
-import { appPrivilegesItem, mysqlCapabilities } from './mysql-capabilities.ts'
-import { checkCharset, createDatabaseSql, createUserStatement, grantAppSql, grantOwnerSql, quoteAccount, quoteString, sessionSqlMode } from './mysql-statements.ts'
+import { mysqlCapabilities } from './mysql-capabilities.ts'
+import { mysqlSpecOf } from './mysql-items.ts'
+import { checkCharset, createDatabaseSql, createUserStatement, quoteAccount, quoteString, sessionSqlMode } from './mysql-statements.ts'
 import { dbhookVersion } from '../../version.ts'
 
 /**
@@ -37,8 +38,7 @@ export function mysqlScript(config: Config): string {
     lines.push(`${createDatabaseSql(db.name, config)};`)
     for (const item of db.items) {
       if (isAdmin(item.role ?? config.owner.name)) continue
-      const role = account(item.role ?? config.owner.name)
-      lines.push(`${item.id === appPrivilegesItem ? grantAppSql(db.name, role) : grantOwnerSql(db.name, role)};`)
+      lines.push(`${mysqlSpecOf(item).grant(db.name, account(item.role ?? config.owner.name))};`)
     }
     lines.push('')
   }

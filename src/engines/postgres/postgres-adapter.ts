@@ -9,17 +9,18 @@ import { applyPostgresPlan } from './postgres-apply.ts'
 import { connectPostgres, connectWithWait, type ChosenSession } from './postgres-connect.ts'
 import { postgresCapabilities } from './postgres-capabilities.ts'
 import { connectionLoss, errorCode } from './postgres-errors.ts'
-import { inspectDatabaseItems } from './postgres-grants.ts'
 import { inspectServer, type AdminFacts } from './postgres-inspect.ts'
+import { inspectDatabaseItems } from './postgres-item-presence.ts'
 import { takeProvisioningLock, type HeldLock } from './postgres-lock.ts'
 import { checkPrivileges, skippedSteps } from './postgres-privileges.ts'
 import { postgresScript } from './postgres-script.ts'
 import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
 import { verifyPostgres } from './postgres-verify.ts'
 
-class PostgresSession implements AdminSession {
-  /** What the last inspection found about the admin; apply acts on it. */
-  private facts: AdminFacts | undefined
+/** The database CREATE DATABASE copies: what a database created in this run holds from the start. */
+const templateDatabase = 'template1'
+
+class PostgresSession implements AdminSession<AdminFacts> {
   private readonly client: pg.Client
   /** The host DBHOOK_TARGET_SESSION_ATTRS chose: every connection of this session goes there. */
   readonly endpoint: HostPort
@@ -65,24 +66,23 @@ class PostgresSession implements AdminSession {
     for (const client of [this.client, ...held, ...this.others]) destroy(client)
   }
 
-  async inspect(desired: DesiredState): Promise<EngineInspection> {
+  async inspect(desired: DesiredState): Promise<EngineInspection<AdminFacts>> {
     const { log, config } = this.context
     const inspection = await inspectServer(this.client, desired, this.checkPasswords(desired), config.extensions)
     const facts = inspection.facts
-    this.facts = facts
     log.debug({ facts: { ...facts, roles: Object.fromEntries(facts.roles), extensions: Object.fromEntries(facts.extensions) } }, 'inspected the server')
     const observed = await this.inspectItems(desired, inspection.observed)
     return {
       observed,
+      facts,
       server: `PostgreSQL ${facts.major}`,
       privilegeProblems: (plan: PlanResult) => checkPrivileges(plan.steps, facts).problems,
       skippedSteps: (plan: PlanResult) => skippedSteps(plan.steps, facts, config.eventTrigger, config.owner.name),
     }
   }
 
-  async apply(plan: PlanResult, _inspection: EngineInspection, context: RunContext) {
-    if (!this.facts) throw new Error('apply called before inspect')
-    const report = await applyPostgresPlan(this.client, plan, this.facts, context, (database) => this.connectAdmin(database))
+  async apply(plan: PlanResult, inspection: EngineInspection<AdminFacts>, context: RunContext) {
+    const report = await applyPostgresPlan(this.client, plan, inspection.facts, context, (database) => this.connectAdmin(database))
     // The lock went away under the last steps: they are done, but not serialized; apply starts over and finds
     // them in place (or finishes what a concurrent run left).
     if (this.lost) throw this.lostError()
@@ -93,14 +93,20 @@ class PostgresSession implements AdminSession {
     return Object.assign(new Error(`Connection terminated: ${this.lost}`), { code: '08006' })
   }
 
-  /** Reads, in each existing listed database, which of its items are in place (DBHOOK_PARALLEL at once). */
+  /**
+   * Reads, in each existing listed database, which of its items are in place (DBHOOK_PARALLEL at once), and, when
+   * a database with items is to be created, which of them template1 gives it.
+   */
   private async inspectItems(desired: DesiredState, observed: ObservedState): Promise<ObservedState> {
     const { config } = this.context
-    const existing = desired.databases.filter((db) => db.items.length > 0 && observed.databases.has(db.name))
-    const found = await runBounded(existing, config.parallel, async (db) => {
-      const client = await this.connectAdmin(db.name)
+    const withItems = desired.databases.filter((db) => db.items.length > 0)
+    const existing = withItems.filter((db) => observed.databases.has(db.name))
+    const missing = withItems.find((db) => !observed.databases.has(db.name))
+    const probes = [...existing.map((db) => ({ db, database: db.name })), ...(missing ? [{ db: missing, database: templateDatabase }] : [])]
+    const found = await runBounded(probes, config.parallel, async ({ db, database }) => {
+      const client = await this.connectAdmin(database)
       try {
-        return await inspectDatabaseItems(client, db.items, db.owner, config.app?.name)
+        return await inspectDatabaseItems(client, db.items, db.owner, config.app?.name, database === templateDatabase)
       } finally {
         await client.end().catch(() => undefined)
       }
@@ -110,7 +116,7 @@ class PostgresSession implements AdminSession {
       const before = databases.get(db.name)
       if (before) databases.set(db.name, { ...before, present: found[index] ?? new Set() })
     })
-    return { ...observed, databases }
+    return { ...observed, databases, ...(missing ? { newDatabase: found[existing.length] ?? new Set() } : {}) }
   }
 
   /** Another admin connection, to `database` on the session's host. */

@@ -4,12 +4,12 @@ import type { Logger } from '../../log.ts'
 import { describeStep, type DesiredDatabase, type PlanResult, type Step } from '../../plan.ts'
 import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
 import { errorCode, stepError } from './postgres-errors.ts'
-import { inspectDatabaseItems, itemRunsAsOwner, itemStatements } from './postgres-grants.ts'
 import type { AdminFacts } from './postgres-inspect.ts'
+import { itemNames, specOf } from './postgres-items.ts'
 import { withLentMemberships } from './postgres-lending.ts'
 import { passwordVerifier } from './postgres-password.ts'
-import { checkPrivileges } from './postgres-privileges.ts'
-import { alterOwnerSql, createDatabaseSql, createRoleSql, loggableSql, quoteIdentifier, setPasswordSql } from './postgres-statements.ts'
+import { checkPrivileges, runsAsOwner } from './postgres-privileges.ts'
+import { alterOwnerSql, createDatabaseSql, createRoleSql, loggableSql, quoteIdentifier, setPasswordSql, type ItemStatement } from './postgres-statements.ts'
 
 /** Opens another admin connection, to `database`. */
 export type ConnectAdmin = (database: string) => Promise<pg.Client>
@@ -24,9 +24,10 @@ interface HandOver {
 }
 
 /**
- * Executes the plan on the admin connection, which holds the provisioning lock: roles first, then databases are
- * created on up to DBHOOK_PARALLEL connections, handed over to their owner, and given their items (again up to
- * DBHOOK_PARALLEL databases at once).
+ * Executes the plan's steps, and only those, on the admin connection, which holds the provisioning lock: roles
+ * first, then databases are created on up to DBHOOK_PARALLEL connections, handed over to their owner, and given
+ * the items the plan lists for them (again up to DBHOOK_PARALLEL databases at once). The one departure: a database
+ * someone created meanwhile without dbhook's lock, with another owner, is handed over too.
  *
  * A membership the admin must lend itself (to act as the owner) exists only inside a transaction that also does
  * the work and takes it back (see `withLentMemberships`), so that a run killed at any point leaves none behind.
@@ -73,7 +74,7 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
       const verifier = password === undefined ? undefined : passwordVerifier(password, step.role.name, facts.passwordEncryption)
       await execute(step.action === 'create-role' ? createRoleSql(step.role, verifier) : setPasswordSql(step.role.name, verifier ?? ''))
     })
-    log.info(describeStep(step))
+    log.info({ step: step.action }, describeStep(step))
   }
 
   const handOvers = new Map<string, HandOver>()
@@ -88,7 +89,7 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
         const owner = created ? (asAdmin ? facts.user : database.owner) : await ownerOf(target, database.name)
         if (owner !== undefined && owner !== database.owner) handOvers.set(database.name, { database, from: owner, step })
       })
-      log.info(asAdmin ? `${database.key}: create database ${JSON.stringify(database.name)} (owned by ${who} until a transaction hands it over to ${JSON.stringify(database.owner)})` : describeStep(step))
+      log.info({ step: step.action }, asAdmin ? `${database.key}: create database ${JSON.stringify(database.name)} (owned by ${who} until a transaction hands it over to ${JSON.stringify(database.owner)})` : describeStep(step))
     }
   }, creates)
   for (const step of of('alter-owner')) handOvers.set(step.database.name, { database: step.database, from: step.from, step })
@@ -96,7 +97,9 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
   const handedOver = (handOver: HandOver) => {
     const { key, name, owner } = handOver.database
     if (outcomes.get(name) === 'unchanged') outcomes.set(name, 'owner-fixed')
-    log.info(handOver.step.action === 'alter-owner' ? describeStep(handOver.step) : `${key}: handed ${JSON.stringify(name)} over to ${JSON.stringify(owner)}`)
+    // A hand-over of a database this run created as the admin's own is part of its create step, not a step.
+    if (handOver.step.action === 'alter-owner') log.info({ step: handOver.step.action }, describeStep(handOver.step))
+    else log.info(`${key}: handed ${JSON.stringify(name)} over to ${JSON.stringify(owner)}`)
   }
 
   const byDatabase = new Map<string, EnsureStep[]>()
@@ -112,28 +115,17 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
   }
 
   // Every other database gets one transaction of its own, on a connection to it: hand-over first, then its items.
-  const createdNames = new Set(creates.map((step) => step.database.name))
-  const trusted = new Set([...facts.extensions].filter(([, e]) => e.trusted).map(([name]) => name))
   await runBounded([...byDatabase.values()], config.parallel, async (steps) => {
     const database = steps[0]!.database
     const handOver = handOvers.get(database.name)
-    const asOwner = (step: EnsureStep) => database.owner !== facts.user && itemRunsAsOwner(step.item, trusted, facts.major)
+    const asOwner = (step: EnsureStep) => database.owner !== facts.user && runsAsOwner(step.item, facts)
     const roles = [...(handOver ? [handOver.from, database.owner] : []), ...(steps.some(asOwner) ? [database.owner] : [])]
     const target = await connect(database.name)
-    let applied: EnsureStep[]
     try {
-      applied = await withLentMemberships(target, lend(roles), facts.major, log, async () => {
+      await withLentMemberships(target, lend(roles), facts.major, log, async () => {
         if (handOver) await run(handOver.step, () => executeOn(target)(alterOwnerSql(database.name, database.owner)))
-        // A database created or handed over in this run was planned with all its items, or as its new owner will
-        // find it; much comes with creation and ownership (CREATE on public, PUBLIC's rights on 15+), so look
-        // again, inside this transaction, and do only what is still missing.
-        const present = handOver || createdNames.has(database.name)
-          ? await inspectDatabaseItems(target, database.items, database.owner, config.app?.name)
-          : new Set<string>()
-        const done: EnsureStep[] = []
         let actingAsOwner = false
         for (const step of steps) {
-          if (present.has(step.item.id)) continue
           await run(step, async () => {
             if (asOwner(step) !== actingAsOwner) {
               actingAsOwner = asOwner(step)
@@ -141,25 +133,36 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
               // SET ROLE would stay on a server backend that the pooler hands to other clients.
               await target.query(actingAsOwner ? `SET LOCAL ROLE ${quoteIdentifier(database.owner)}` : 'SET LOCAL ROLE NONE')
             }
-            for (const sql of await itemStatements(target, step.item, database.name, database.owner, facts.major)) await executeOn(target)(sql)
+            const statements = specOf(step.item).statements(itemNames(step.item, database.name, database.owner))
+            await executeItem(target, statements, executeOn(target))
           })
-          done.push(step)
         }
         if (actingAsOwner) await target.query('SET LOCAL ROLE NONE')
-        return done
       })
     } finally {
       await target.end().catch(() => undefined)
     }
     if (handOver) handedOver(handOver)
-    for (const step of applied) log.info(describeStep(step))
-    if (applied.length > 0 && outcomes.get(database.name) === 'unchanged') outcomes.set(database.name, 'updated')
+    for (const step of steps) log.info({ step: step.action }, describeStep(step))
+    if (outcomes.get(database.name) === 'unchanged') outcomes.set(database.name, 'updated')
   })
 
   for (const [role, count] of lendings) {
     log.info(`revoked the membership in ${JSON.stringify(role)} lent for this run: each of the ${count} transaction(s) that lent it took it back before COMMIT`)
   }
   return { outcomes, statements }
+}
+
+/** Runs an item's statements; a generating query is read first and each statement it returns is run in order. */
+async function executeItem(client: pg.Client, statements: readonly ItemStatement[], execute: (sql: string) => Promise<void>): Promise<void> {
+  for (const statement of statements) {
+    if (typeof statement === 'string') {
+      await execute(statement)
+      continue
+    }
+    const { rows } = await client.query<unknown[]>({ text: statement.generate, rowMode: 'array' })
+    for (const [sql] of rows) await execute(String(sql))
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { EventTriggerMode } from '../../config/config.ts'
-import type { Step } from '../../plan.ts'
+import type { DatabaseItem, Step } from '../../plan.ts'
 import type { AdminFacts } from './postgres-inspect.ts'
+import { specOf } from './postgres-items.ts'
 
 export interface PrivilegeCheck {
   /** Steps the admin cannot do, each naming the missing privilege; apply refuses (exit 77) before any change. */
@@ -19,7 +20,6 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
   const problems: string[] = []
   const memberships = new Set<string>()
   const createdRoles = new Set(steps.flatMap((s) => (s.action === 'create-role' ? [s.role.name] : [])))
-  const createdDatabases = new Set(steps.flatMap((s) => (s.action === 'create-database' ? [s.database.name] : [])))
   const who = JSON.stringify(facts.user)
 
   const actAs = (role: string, why: string) => {
@@ -70,26 +70,33 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
         break
       }
       case 'ensure': {
-        const item = step.item
-        const where = `${JSON.stringify(step.database.name)}`
-        if (item.id === 'event-trigger') {
-          if (!facts.mayCreateEventTriggers) {
-            problems.push(`cannot install the permission event trigger in ${where}: ${who} is not a superuser (nor rds_superuser, cloudsqlsuperuser or alloydbsuperuser); set DBHOOK_EVENT_TRIGGER=auto to rely on default privileges instead`)
+        const { item, database } = step
+        const where = JSON.stringify(database.name)
+        const requirement = specOf(item).requirement(facts.major)
+        switch (requirement) {
+          case 'event-triggers':
+            if (!facts.mayCreateEventTriggers) {
+              problems.push(`cannot install the permission event trigger in ${where}: ${who} is not a superuser (nor rds_superuser, cloudsqlsuperuser or alloydbsuperuser); set DBHOOK_EVENT_TRIGGER=auto to rely on default privileges instead`)
+            }
+            break
+          case 'extension': {
+            const extension = JSON.stringify(item.extension)
+            const available = facts.extensions.get(item.extension ?? '')
+            if (!available) problems.push(`cannot create extension ${extension} in ${where}: the server does not have it (install its package on the server)`)
+            else if (available.trusted) actAs(database.owner, `cannot create extension ${extension} in ${where} as its owner`)
+            else if (!facts.superuser) problems.push(`cannot create extension ${extension} in ${where}: it is not trusted, so it needs a superuser`)
+            break
           }
-        } else if (item.extension !== undefined) {
-          const available = facts.extensions.get(item.extension)
-          if (!available) problems.push(`cannot create extension ${JSON.stringify(item.extension)} in ${where}: the server does not have it (install its package on the server)`)
-          else if (available.trusted) actAs(step.database.owner, `cannot create extension ${JSON.stringify(item.extension)} in ${where} as its owner`)
-          else if (!facts.superuser) problems.push(`cannot create extension ${JSON.stringify(item.extension)} in ${where}: it is not trusted, so it needs a superuser`)
-        } else if (item.id === 'public-schema-hardened' && facts.major >= 15) {
-          actAs(step.database.owner, `cannot ${item.description} in ${where}`)
-        } else if (item.id === 'owner-schema-create' || item.id === 'public-schema-hardened') {
-          // A database created in this run gets CREATE on public for its owner with creation; apply looks again.
-          if (!facts.superuser && !createdDatabases.has(step.database.name)) {
-            problems.push(`cannot ${item.description} in ${where}: schema public belongs to the bootstrap superuser, so this needs a superuser`)
-          }
-        } else {
-          actAs(step.database.owner, `cannot ${item.description} in ${where}`)
+          case 'own-schema-public':
+            if (!facts.superuser) {
+              problems.push(`cannot ${item.description} in ${where}: schema public belongs to the bootstrap superuser, so this needs a superuser`)
+            }
+            break
+          case 'act-as-owner':
+            actAs(database.owner, `cannot ${item.description} in ${where}`)
+            break
+          default:
+            problems.push(`unknown requirement ${JSON.stringify(requirement satisfies never)}`)
         }
         break
       }
@@ -101,19 +108,25 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
 }
 
 /**
- * Steps left out by design rather than refused: the event trigger in auto mode, and (PostgreSQL 14 and older)
- * taking CREATE on public away from PUBLIC, when the admin lacks the superuser rights they need.
+ * Steps left out by design rather than refused, each with its registry entry's reason: the event trigger in auto
+ * mode, and (PostgreSQL 14 and older) taking CREATE on public away from PUBLIC, when the admin lacks the rights.
  */
 export function skippedSteps(steps: readonly Step[], facts: AdminFacts, eventTrigger: EventTriggerMode, owner: string): { step: Step; reason: string }[] {
-  const who = JSON.stringify(facts.user)
   return steps.flatMap((step) => {
     if (step.action !== 'ensure') return []
-    if (step.item.id === 'event-trigger' && eventTrigger === 'auto' && !facts.mayCreateEventTriggers) {
-      return [{ step, reason: `${who} may not create event triggers (superuser, rds_superuser, cloudsqlsuperuser or alloydbsuperuser can); ALTER DEFAULT PRIVILEGES FOR ROLE ${JSON.stringify(owner)} covers the tables and sequences it creates` }]
-    }
-    if (step.item.id === 'public-schema-hardened' && facts.major <= 14 && !facts.superuser) {
-      return [{ step, reason: `on PostgreSQL ${facts.major} PUBLIC may create in schema public and only a superuser can change that; a DBA can run REVOKE CREATE ON SCHEMA public FROM PUBLIC in template1 and in each database` }]
-    }
-    return []
+    const reason = specOf(step.item).skipped?.({ facts, eventTrigger, owner })
+    return reason === undefined ? [] : [{ step, reason }]
   })
+}
+
+/** Who runs an item's statements: the owner (through SET ROLE, so objects and grants are the owner's) or the admin. */
+export function runsAsOwner(item: DatabaseItem, facts: AdminFacts): boolean {
+  switch (specOf(item).requirement(facts.major)) {
+    case 'act-as-owner':
+      return true
+    case 'extension':
+      return facts.extensions.get(item.extension ?? '')?.trusted === true
+    default:
+      return false
+  }
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../../config/config.ts'
-import { desiredState } from '../../plan.ts'
+import { desiredState, type DesiredDatabase } from '../../plan.ts'
 import { postgresCapabilities } from './postgres-capabilities.ts'
+import { itemNames, specOf } from './postgres-items.ts'
 import { alterOwnerSql, createDatabaseSql, createRoleSql, quoteIdentifier, quoteLiteral } from './postgres-statements.ts'
 import { dbhookVersion } from '../../version.ts'
 
@@ -33,15 +34,11 @@ export function postgresScript(config: Config): string {
     lines.push('')
   }
   for (const db of desired.databases) {
-    const grants = databaseGrants(config, db.name, db.owner)
-    if (grants.length === 0) continue
-    lines.push(`-- ${commentText(db.key)}: extensions and the app role's rights, as the owner`)
+    if (db.items.length === 0) continue
+    lines.push(`-- ${commentText(db.key)}: schema public, extensions and the app role's rights, as apply makes them`)
     lines.push(`\\connect ${quoteIdentifier(db.name)}`)
-    lines.push(...grants)
+    lines.push(...databaseItemsSql(db))
     lines.push('')
-  }
-  if (desired.databases.length > 0 && config.app && config.eventTrigger !== 'off') {
-    lines.push('-- The permission event trigger needs a superuser; dbhook apply installs it when run as one.')
   }
   return `${lines.join('\n')}\n`
 }
@@ -51,26 +48,29 @@ function commentText(text: string): string {
   return /\p{Cc}/u.test(text) ? JSON.stringify(text) : text
 }
 
-/** Idempotent statements for one database: PUBLIC loses CREATE on public, extensions and grants as the owner. */
-function databaseGrants(config: Config, database: string, owner: string): string[] {
-  const app = config.app?.name
-  if (app === undefined && config.extensions.length === 0) return []
+/**
+ * The registry's statements for each item of one database, in apply's order: those apply runs as the owner under
+ * SET ROLE, the rest as the DBA; a generating query runs with \gexec. Trusted extensions are created as the owner,
+ * as apply does; an untrusted one fails there, and needs `dbhook apply` as a superuser.
+ */
+function databaseItemsSql(db: DesiredDatabase): string[] {
   const out: string[] = []
-  if (app !== undefined) out.push(`GRANT CREATE ON SCHEMA public TO ${quoteIdentifier(owner)};`, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC;')
-  out.push(`SET ROLE ${quoteIdentifier(owner)};`)
-  for (const extension of config.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${quoteIdentifier(extension)};`)
-  if (app !== undefined) {
-    const role = quoteIdentifier(app)
-    out.push(
-      `GRANT CONNECT ON DATABASE ${quoteIdentifier(database)} TO ${role};`,
-      `GRANT USAGE ON SCHEMA public TO ${role};`,
-      `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role};`,
-      `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role};`,
-      `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdentifier(owner)} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${role};`,
-      `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdentifier(owner)} GRANT USAGE, SELECT ON SEQUENCES TO ${role};`,
-      `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdentifier(owner)} GRANT USAGE ON SCHEMAS TO ${role};`,
-    )
+  let asOwner = false
+  for (const item of db.items) {
+    const requirement = specOf(item).requirement(scriptMajor)
+    const owner = requirement === 'act-as-owner' || requirement === 'extension'
+    if (owner !== asOwner) out.push(owner ? `SET ROLE ${quoteIdentifier(db.owner)};` : 'RESET ROLE;')
+    asOwner = owner
+    for (const statement of specOf(item).statements(itemNames(item, db.name, db.owner))) {
+      out.push(typeof statement === 'string' ? `${statement};` : `${statement.generate}\\gexec`)
+    }
   }
-  out.push('RESET ROLE;')
+  if (asOwner) out.push('RESET ROLE;')
   return out
 }
+
+/**
+ * The script does not know the server's version: items whose runner depends on it (schema public) are run as the
+ * DBA, whom the script's header asks to own schema public; their statements decide by the version themselves.
+ */
+const scriptMajor = 14

@@ -41,3 +41,9 @@ export function loggableSql(sql: string): string {
 }
 
 export { id as quoteIdentifier, literal as quoteLiteral }
+
+/**
+ * One statement, or a query whose rows (one text column) are the statements to run: apply runs the query and then
+ * each row, psql runs it with `\gexec`. Either way the statements are decided on the server, at that moment.
+ */
+export type ItemStatement = string | { readonly generate: string }

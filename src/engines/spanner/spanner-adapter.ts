@@ -8,7 +8,7 @@ import { inspectSpanner } from './spanner-inspect.ts'
 import { spannerScript } from './spanner-script.ts'
 import { verifySpanner } from './spanner-verify.ts'
 
-class SpannerSession implements AdminSession {
+class SpannerSession implements AdminSession<undefined> {
   constructor(
     private readonly admin: SpannerAdmin,
     /** The listing the wait made: the first inspection uses it, so plan costs one list call in all. */
@@ -20,12 +20,13 @@ class SpannerSession implements AdminSession {
     context.log.debug('Spanner needs no provisioning lock: it creates a database id once and answers other creators ALREADY_EXISTS')
   }
 
-  async inspect(desired: DesiredState): Promise<EngineInspection> {
+  async inspect(desired: DesiredState): Promise<EngineInspection<undefined>> {
     const listed = this.listing ?? (await this.admin.listDatabases())
     this.listing = undefined
     const { observed, problems } = await inspectSpanner(this.admin, desired, listed, this.parallel)
     return {
       observed,
+      facts: undefined,
       server: describeInstance(this.admin.settings),
       problems,
       // Spanner's IAM is not readable by the caller cheaply; a refused creation exits 77 naming the permission.
@@ -34,7 +35,7 @@ class SpannerSession implements AdminSession {
     }
   }
 
-  apply(plan: PlanResult, _inspection: EngineInspection, context: RunContext) {
+  apply(plan: PlanResult, _inspection: EngineInspection<undefined>, context: RunContext) {
     return applySpannerPlan(this.admin, plan, context)
   }
 
