@@ -11,11 +11,12 @@ user, only when it differs from the runtime user), app. An existing Secret wins 
 passwords go to the chart's credentials Secret. A role without a password is absent.
 */}}
 {{- define "dbhook.passwordSources" -}}
-{{- if eq (include "dbhook.engine" .) "spanner" }}
+{{- $engine := include "dbhook.engineValues" . | fromYaml }}
+{{- if eq $engine.name "spanner" }}
 {{- /* Spanner has no passwords: the pod calls it as its Google identity. */}}
 {{- toYaml dict }}
 {{- else }}
-{{- $db := get .Values (include "dbhook.engine" .) }}
+{{- $db := $engine.values }}
 {{- $credentials := include "dbhook.credentialsSecret" . }}
 {{- $sources := dict }}
 {{- $generated := include "dbhook.generatedSecrets" . | fromYaml }}
@@ -52,16 +53,16 @@ password is neither inline nor in an existingSecret while <engine>.generatedSecr
 generated: then no RBAC, no token and no API egress are rendered.
 */}}
 {{- define "dbhook.generatedSecrets" -}}
-{{- $engine := include "dbhook.engine" . }}
+{{- $engine := include "dbhook.engineValues" . | fromYaml }}
+{{- $db := $engine.values }}
 {{- $out := dict }}
-{{- if $engine }}
-{{- $db := get .Values $engine }}
+{{- if $engine.name }}
 {{- if and (dig "generatedSecret" "enabled" false $db) $db.provisioning.enabled }}
 {{- if not (or $db.existingSecret $db.password) }}
-{{- $_ := set $out "owner" ($db.generatedSecret.name | default (printf "%s-%s-credentials" .Release.Name $engine)) }}
+{{- $_ := set $out "owner" ($db.generatedSecret.name | default (printf "%s-%s-credentials" .Release.Name $engine.name)) }}
 {{- end }}
 {{- if and $db.appUser.username (not (or $db.appUser.existingSecret $db.appUser.password)) }}
-{{- $_ := set $out "app" ($db.generatedSecret.appName | default (printf "%s-%s-app-credentials" .Release.Name $engine)) }}
+{{- $_ := set $out "app" ($db.generatedSecret.appName | default (printf "%s-%s-app-credentials" .Release.Name $engine.name)) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -14,29 +14,23 @@ template that asks for the engine enforces openZro's rule that they are mutually
 {{- end }}
 
 {{/*
-The certificate block of the enabled engine: postgres.tls, or mysql.certificates (mysql.tls is the mode word).
+The enabled engine as the templates read it, as YAML, so that they compare engine names only where the engines
+really differ:
+- name: dbhook.engine;
+- values: its block of values ({} in SQLite lab mode);
+- tls: the certificate block (postgres.tls, or mysql.certificates: mysql.tls is the mode word) with path (that
+  block's place in the values), modePath (postgres.sslMode or mysql.tls) and mode (DBHOOK_SSLMODE, a string: mysql.tls
+  may arrive as a YAML boolean). Spanner and lab mode have no certificates: then tls names none.
 */}}
-{{- define "dbhook.tlsBlock" -}}
-{{- if eq (include "dbhook.engine" .) "postgres" }}
-{{- toYaml .Values.postgres.tls }}
-{{- else }}
-{{- toYaml .Values.mysql.certificates }}
+{{- define "dbhook.engineValues" -}}
+{{- $name := include "dbhook.engine" . }}
+{{- $tls := dict "caSecret" dict "caConfigMap" dict "clientCertSecret" dict }}
+{{- if eq $name "postgres" }}
+{{- $tls = merge (dict "path" "postgres.tls" "modePath" "postgres.sslMode" "mode" (toString .Values.postgres.sslMode)) .Values.postgres.tls }}
+{{- else if eq $name "mysql" }}
+{{- $tls = merge (dict "path" "mysql.certificates" "modePath" "mysql.tls" "mode" (toString .Values.mysql.tls)) .Values.mysql.certificates }}
 {{- end }}
-{{- end }}
-
-{{- define "dbhook.tlsPath" -}}
-{{- ternary "postgres.tls" "mysql.certificates" (eq (include "dbhook.engine" .) "postgres") }}
-{{- end }}
-
-{{/*
-DBHOOK_SSLMODE: postgres.sslMode, or mysql.tls as written (true and false may arrive as YAML booleans).
-*/}}
-{{- define "dbhook.sslMode" -}}
-{{- if eq (include "dbhook.engine" .) "postgres" }}
-{{- .Values.postgres.sslMode }}
-{{- else }}
-{{- toString .Values.mysql.tls }}
-{{- end }}
+{{- toYaml (dict "name" $name "values" (get .Values $name | default dict) "tls" $tls) }}
 {{- end }}
 
 {{/*
@@ -44,7 +38,7 @@ DBHOOK_DATABASES as a JSON object (key -> name), keys with an empty name left ou
 or equals signs intact.
 */}}
 {{- define "dbhook.databases" -}}
-{{- $db := get .Values (include "dbhook.engine" .) }}
+{{- $db := (include "dbhook.engineValues" . | fromYaml).values }}
 {{- $out := dict }}
 {{- range $key, $name := $db.databases }}
 {{- if $name }}{{- $_ := set $out $key (toString $name) }}{{- end }}
@@ -53,6 +47,6 @@ or equals signs intact.
 {{- end }}
 
 {{- define "dbhook.adminUser" -}}
-{{- $db := get .Values (include "dbhook.engine" .) }}
+{{- $db := (include "dbhook.engineValues" . | fromYaml).values }}
 {{- $db.provisioning.username | default $db.username }}
 {{- end }}

@@ -4,8 +4,8 @@ the one address when the host is an IP, else the selectors or CIDRs networkPolic
 networkPolicy.extraEgress.
 */}}
 {{- define "dbhook.networkEgress" -}}
-{{- $engine := include "dbhook.engine" . }}
-{{- $db := get .Values $engine }}
+{{- $engine := include "dbhook.engineValues" . | fromYaml }}
+{{- $db := $engine.values }}
 {{- $policy := .Values.networkPolicy }}
 {{- $dnsPeer := dict }}
 {{- with $policy.dns.namespaceSelector }}{{- $_ := set $dnsPeer "namespaceSelector" . }}{{- end }}
@@ -24,7 +24,7 @@ networkPolicy.extraEgress.
 {{- if $selected }}{{- $to = append $to $selected }}{{- end }}
 {{- range $policy.database.cidrs }}{{- $to = append $to (dict "ipBlock" (dict "cidr" .)) }}{{- end }}
 {{- if not $to }}
-{{- fail (printf "networkPolicy.database needs a namespaceSelector or podSelector of the database's pods, or its cidrs: %s.host (%s) is a name, which a NetworkPolicy cannot match." $engine $host) }}
+{{- fail (printf "networkPolicy.database needs a namespaceSelector or podSelector of the database's pods, or its cidrs: %s.host (%s) is a name, which a NetworkPolicy cannot match." $engine.name $host) }}
 {{- end }}
 {{- end }}
 {{- $rules = append $rules (dict "to" $to "ports" (list (dict "protocol" "TCP" "port" (int $db.port)))) }}

@@ -81,12 +81,12 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 */}}
 {{- define "dbhook.env" -}}
 {{- $root := .root }}
-{{- $engine := include "dbhook.engine" $root }}
-{{- $db := get $root.Values $engine }}
-{{- $sources := include "dbhook.passwordSources" $root | fromYaml }}
-{{- $tls := include "dbhook.tlsBlock" $root | fromYaml -}}
+{{- $engine := include "dbhook.engineValues" $root | fromYaml }}
+{{- $db := $engine.values }}
+{{- $tls := $engine.tls }}
+{{- $sources := include "dbhook.passwordSources" $root | fromYaml -}}
 - name: DBHOOK_ENGINE
-  value: {{ $engine }}
+  value: {{ $engine.name }}
 - name: DBHOOK_HOST
   value: {{ $db.host | quote }}
 - name: DBHOOK_PORT
@@ -98,7 +98,7 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 - name: DBHOOK_ADMIN_PASSWORD_FILE
   value: {{ ternary "/var/run/secrets/dbhook/admin/password" "/var/run/secrets/dbhook/owner/password" (hasKey $sources "admin") }}
 {{- end }}
-{{- if eq $engine "postgres" }}
+{{- if eq $engine.name "postgres" }}
 - name: DBHOOK_ADMIN_DATABASE
   value: {{ $db.adminDatabase | quote }}
 {{- end }}
@@ -127,7 +127,7 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 {{- end }}
 - name: DBHOOK_DATABASES
   value: {{ include "dbhook.databases" $root | quote }}
-{{- if eq $engine "postgres" }}
+{{- if eq $engine.name "postgres" }}
 {{- if $db.extensions }}
 - name: DBHOOK_EXTENSIONS
   value: {{ join "," $db.extensions | quote }}
@@ -137,7 +137,7 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
   value: {{ ternary (ternary "on" "off" (eq (toString $db.eventTrigger) "true")) $db.eventTrigger (kindIs "bool" $db.eventTrigger) | quote }}
 {{- end }}
 - name: DBHOOK_SSLMODE
-  value: {{ include "dbhook.sslMode" $root | quote }}
+  value: {{ $tls.mode | quote }}
 {{- if or $tls.caSecret.name $tls.caConfigMap.name }}
 - name: DBHOOK_SSLROOTCERT
   value: /var/run/secrets/dbhook/ca/ca.crt
@@ -148,7 +148,7 @@ user, extensions), so that `dbhook sql` run with the same environment prints eve
 - name: DBHOOK_SSLKEY
   value: /var/run/secrets/dbhook/client/tls.key
 {{- end }}
-{{- if eq $engine "mysql" }}
+{{- if eq $engine.name "mysql" }}
 - name: DBHOOK_MYSQL_CHARSET
   value: {{ $db.charset | quote }}
 {{- if $db.collation }}
@@ -219,7 +219,7 @@ is its own volume (they may come from different Secrets), mounted as one file wi
 {{- define "dbhook.volumes" -}}
 {{- $root := .root }}
 {{- $sources := include "dbhook.passwordSources" $root | fromYaml }}
-{{- $tls := include "dbhook.tlsBlock" $root | fromYaml }}
+{{- $tls := (include "dbhook.engineValues" $root | fromYaml).tls }}
 {{- $roles := list "owner" }}
 {{- if eq .command "apply" }}{{- $roles = list "admin" "owner" "app" }}{{- end }}
 {{- $scheduled := has .command (list "backup" "drill") }}
