@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
+import { documentedValues, readmeTable, valuesTable } from '../../scripts/values-doc.ts'
+import { valuesSchema, valuesSchemaPath, valuesSchemaText } from '../../scripts/values-schema.ts'
 import { byKind, chartDir, ciValues, ciValuesDir, envOf, helm, helmBinary, lint, only, podSpecOf, render, type Manifest, type Rendered } from './helm.ts'
 import { schemaProblems, unknownFieldProblems } from './kubernetes-schema.ts'
-import { documentedValues, readmeTable, valuesTable } from './values-doc.ts'
-import { valuesSchema, valuesSchemaPath, valuesSchemaText } from './values-schema.ts'
 
 const kubernetesModels = join(import.meta.dirname, '../../node_modules/kubernetes-models')
 
@@ -408,11 +408,11 @@ describe('documentation', () => {
   test('every value carries a # -- comment and README shows the table generated from them', () => {
     const { values, undocumented } = documentedValues()
     expect(undocumented).toEqual([])
-    expect(readmeTable(), 'run: node test/chart/values-doc.ts --write').toBe(valuesTable(values))
+    expect(readmeTable(), 'run: node scripts/values-doc.ts --write').toBe(valuesTable(values))
   })
 
-  test('values.schema.json is the one test/chart/values-schema.ts generates', () => {
-    expect(readFileSync(valuesSchemaPath, 'utf8'), 'run: node test/chart/values-schema.ts --write').toBe(valuesSchemaText())
+  test('values.schema.json is the one scripts/values-schema.ts generates', () => {
+    expect(readFileSync(valuesSchemaPath, 'utf8'), 'run: node scripts/values-schema.ts --write').toBe(valuesSchemaText())
   })
 
   test('the schema of resources and the security contexts lists exactly the fields Kubernetes has', () => {

@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 // The source of chart/values.schema.json (JSON Schema draft 7, as Helm 3 reads it). Edit here, then run
-// `node test/chart/values-schema.ts --write`; chart-render.test.ts fails while the two differ.
+// `node scripts/values-schema.ts --write`; chart-render.test.ts fails while the two differ.
 
-export const valuesSchemaPath = join(resolve(import.meta.dirname, '../../chart'), 'values.schema.json')
+export const valuesSchemaPath = join(resolve(import.meta.dirname, '../chart'), 'values.schema.json')
 
 const obj = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'object', additionalProperties: false, properties, ...extra })
 const str = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra })

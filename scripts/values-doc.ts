@@ -2,8 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { isMap, isScalar, isSeq, parseDocument, type Pair, type YAMLMap } from 'yaml'
 
-const chartDir = resolve(import.meta.dirname, '../../chart')
-const begin = '<!-- values:begin (generated from values.yaml by `node test/chart/values-doc.ts --write`) -->'
+const chartDir = resolve(import.meta.dirname, '../chart')
+const begin = '<!-- values:begin (generated from values.yaml by `node scripts/values-doc.ts --write`) -->'
 const end = '<!-- values:end -->'
 
 /** One documented value: helm-docs style, a `# --` comment right above the key. */
