@@ -206,3 +206,50 @@ describe('several hosts and DBHOOK_TARGET_SESSION_ATTRS, as libpq reads them', (
     ])
   })
 })
+
+// dbhook keeps its own validators where envalid's accept another set (envalid's bool is case-sensitive and takes
+// t/f; its num is parseFloat and takes "4abc"): these pin the documented sets, so that a swap would show.
+describe('the values each validated variable accepts, and the message naming it otherwise', () => {
+  const read = (env: Record<string, string>) => loadConfig({ ...base, ...env }, 'apply', { rules: configRules })
+
+  test.each([
+    ['true', true], ['TRUE', true], [' yes ', true], ['on', true], ['1', true],
+    ['false', false], ['No', false], ['off', false], ['0', false],
+  ])('DBHOOK_MYSQL_REQUIRE_SSL=%j reads as %s', (value, expected) => {
+    expect(read({ DBHOOK_MYSQL_REQUIRE_SSL: value }).mysql.requireSsl).toBe(expected)
+  })
+
+  test.each([
+    ['DBHOOK_PARALLEL', '1', 1], ['DBHOOK_PARALLEL', ' 32 ', 32],
+    ['DBHOOK_BACKUP_KEEP_DAYS', '3650', 3650],
+    ['DBHOOK_CONNECTION_LIMIT', '-1', -1], ['DBHOOK_CONNECTION_LIMIT', '0', 0], ['DBHOOK_CONNECTION_LIMIT', '1000000', 1_000_000],
+  ])('%s=%j reads as %d', (name, value, expected) => {
+    const config = read({ [name]: value })
+    expect({ DBHOOK_PARALLEL: config.parallel, DBHOOK_BACKUP_KEEP_DAYS: config.backup.keepDays, DBHOOK_CONNECTION_LIMIT: config.connectionLimit }[name]).toBe(expected)
+  })
+
+  test.each([
+    ['DBHOOK_MYSQL_REQUIRE_SSL', 't', 'must be true or false, got "t"'],
+    ['DBHOOK_MYSQL_REQUIRE_SSL', 'f', 'must be true or false, got "f"'],
+    ['DBHOOK_MYSQL_REQUIRE_SSL', 'maybe', 'must be true or false, got "maybe"'],
+    ['DBHOOK_PARALLEL', '0', 'must be a whole number from 1 to 32, got "0"'],
+    ['DBHOOK_PARALLEL', '33', 'must be a whole number from 1 to 32, got "33"'],
+    ['DBHOOK_PARALLEL', '4abc', 'must be a whole number from 1 to 32, got "4abc"'],
+    ['DBHOOK_PARALLEL', '4.5', 'must be a whole number from 1 to 32, got "4.5"'],
+    ['DBHOOK_PARALLEL', '1e1', 'must be a whole number from 1 to 32, got "1e1"'],
+    ['DBHOOK_BACKUP_KEEP_DAYS', '3651', 'must be a whole number from 1 to 3650, got "3651"'],
+    ['DBHOOK_CONNECTION_LIMIT', '-2', 'must be a whole number, -1 for no limit, got "-2"'],
+    ['DBHOOK_CONNECTION_LIMIT', '1000001', 'must be a whole number, -1 for no limit, got "1000001"'],
+    ['DBHOOK_CONNECTION_LIMIT', '5x', 'must be a whole number, -1 for no limit, got "5x"'],
+    ['DBHOOK_CONNECT_TIMEOUT', '0', 'must be a positive duration such as 30, 90s or 5m, got "0"'],
+    ['DBHOOK_EVENT_TRIGGER', 'sometimes', 'must be auto, on or off, got "sometimes"'],
+    ['DBHOOK_LOG_FORMAT', 'xml', 'must be json or pretty, got "xml"'],
+    ['DBHOOK_ENGINE', 'oracle', 'must be postgres, mysql (alias mariadb) or spanner, got "oracle"'],
+  ])('%s=%j is refused by name', (name, value, message) => {
+    expect(problemsOf({ ...base, [name]: value })).toEqual([`${name} ${message}`])
+  })
+
+  test('a long refused value is cut at 80 characters in the message', () => {
+    expect(problemsOf({ ...base, DBHOOK_LOG_FORMAT: 'x'.repeat(200) })).toEqual([`DBHOOK_LOG_FORMAT must be json or pretty, got "${'x'.repeat(77)}..."`])
+  })
+})
