@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { logLevels, type Command, type Config } from './config/config.ts'
 import { loadConfig, type Env } from './config/load-config.ts'
+import { configRules } from './config-rules.ts'
 import type { RunContext } from './engines/engine.ts'
 import { DbhookError, ExitCode, InterruptedError, failureOutcome } from './errors.ts'
 import { createLogger, scrubSecrets, type Logger } from './log.ts'
@@ -45,7 +46,7 @@ export async function runCommand(command: Command, env: Env, version: string, op
 
   let config: Config
   try {
-    config = loadConfig(env, command, { restoreFromFile: options.from !== undefined && options.from !== 'latest' })
+    config = loadConfig(env, command, { rules: configRules, restoreFromFile: options.from !== undefined && options.from !== 'latest' })
   } catch (error) {
     if (!(error instanceof DbhookError)) {
       // A bug while reading the configuration: say so on one line instead of a stack trace of the bundle.

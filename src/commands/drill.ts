@@ -5,7 +5,7 @@ import { formatAge, formatBytes, formatCount, formatDuration, formatInstant } fr
 import { backupTimestamp, databaseBackupDir, listBackups, newestFinishedBackup } from '../backup/backup-files.ts'
 import { compareWithManifest, totalRows } from '../backup/backup-manifest.ts'
 import { prepareDump } from '../backup/backup-operations.ts'
-import { engineRules } from '../config/engine-rules.ts'
+import { engineRules } from '../config-rules.ts'
 import type { DatabaseSpec } from '../config/databases.ts'
 import type { RunContext } from '../engines/engine.ts'
 import { ExitCode } from '../errors.ts'

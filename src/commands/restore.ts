@@ -4,7 +4,7 @@ import { backupTimestamp, databaseBackupDir, listBackups, newestGoodBackup } fro
 import { prepareDump } from '../backup/backup-operations.ts'
 import { join } from 'node:path'
 import type { Config } from '../config/config.ts'
-import { engineRules } from '../config/engine-rules.ts'
+import { engineRules } from '../config-rules.ts'
 import type { RunContext } from '../engines/engine.ts'
 import { DbhookError, ExitCode } from '../errors.ts'
 import type { CommandOptions, CommandResult } from './command-result.ts'

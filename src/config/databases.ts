@@ -1,3 +1,5 @@
+import { quoteValue } from './quote.ts'
+
 /** One database the application needs: `key` is the application's name for it (openZro's `flow`), `name` the real one. */
 export interface DatabaseSpec {
   readonly key: string
@@ -22,6 +24,28 @@ export function parseDatabases(text: string): DatabaseSpec[] {
     seenKeys.add(spec.key)
   }
   return specs
+}
+
+/**
+ * DBHOOK_DATABASES, required, parsed and each name checked with the engine's rule. Problems name the variable and
+ * are added to `problems`; a list that does not parse reads as empty.
+ */
+export function readDatabaseList(value: string, databaseNameProblem: (name: string) => string | undefined, problems: string[]): DatabaseSpec[] {
+  if (value === '') {
+    problems.push('DBHOOK_DATABASES is required: a list such as management=openzro,dex=dex')
+    return []
+  }
+  try {
+    const databases = parseDatabases(value)
+    for (const db of databases) {
+      const problem = databaseNameProblem(db.name)
+      if (problem) problems.push(`DBHOOK_DATABASES: database ${quoteValue(db.name)} ${problem}`)
+    }
+    return databases
+  } catch (error) {
+    problems.push(`DBHOOK_DATABASES ${(error as Error).message}`)
+    return []
+  }
 }
 
 function parseList(text: string): DatabaseSpec[] {

@@ -1,4 +1,5 @@
 import type { HostPort } from './config.ts'
+import { quoteValue } from './quote.ts'
 
 /**
  * DBHOOK_HOST and DBHOOK_PORT as libpq reads host and port: a comma list of hosts, tried in order, with either one
@@ -9,10 +10,10 @@ import type { HostPort } from './config.ts'
 export function parseHosts(hostValue: string, portValue: string | undefined, defaultPort: number): { hosts: HostPort[]; problems: string[] } {
   const problems: string[] = []
   const hosts = hostValue === '' ? [] : hostValue.split(',').map((h) => h.trim())
-  if (hosts.some((h) => h === '')) problems.push(`DBHOOK_HOST ${quote(hostValue)} has an empty entry: list host names separated by commas`)
+  if (hosts.some((h) => h === '')) problems.push(`DBHOOK_HOST ${quoteValue(hostValue)} has an empty entry: list host names separated by commas`)
   const sockets = hosts.filter((h) => h.startsWith('/'))
   if (sockets.length > 0 && sockets.length < hosts.filter((h) => h !== '').length) {
-    problems.push(`DBHOOK_HOST ${quote(hostValue)} mixes a Unix socket directory with TCP hosts: list either TCP hosts or one socket directory`)
+    problems.push(`DBHOOK_HOST ${quoteValue(hostValue)} mixes a Unix socket directory with TCP hosts: list either TCP hosts or one socket directory`)
   }
 
   let ports: number[] = []
@@ -20,13 +21,13 @@ export function parseHosts(hostValue: string, portValue: string | undefined, def
     const entries = portValue.split(',').map((p) => p.trim())
     if (entries.length === 1) {
       const port = portNumber(entries[0]!)
-      if (port === undefined) problems.push(`DBHOOK_PORT must be a port number (1-65535), got ${quote(portValue)}`)
+      if (port === undefined) problems.push(`DBHOOK_PORT must be a port number (1-65535), got ${quoteValue(portValue)}`)
       else ports = [port]
     } else if (entries.some((p) => p === '')) {
-      problems.push(`DBHOOK_PORT ${quote(portValue)} has an empty entry: give one port for all hosts, or one per host`)
+      problems.push(`DBHOOK_PORT ${quoteValue(portValue)} has an empty entry: give one port for all hosts, or one per host`)
     } else {
       const bad = entries.find((p) => portNumber(p) === undefined)
-      if (bad !== undefined) problems.push(`DBHOOK_PORT must be port numbers (1-65535) separated by commas, got ${quote(bad)} in ${quote(portValue)}`)
+      if (bad !== undefined) problems.push(`DBHOOK_PORT must be port numbers (1-65535) separated by commas, got ${quoteValue(bad)} in ${quoteValue(portValue)}`)
       else if (hosts.length > 0 && entries.length !== hosts.length) {
         problems.push(`DBHOOK_PORT lists ${entries.length} ports for ${hosts.length} ${hosts.length === 1 ? 'host' : 'hosts'} in DBHOOK_HOST: give one port for all hosts, or one per host`)
       } else ports = entries.map((p) => portNumber(p)!)
@@ -43,11 +44,6 @@ function portNumber(input: string): number | undefined {
   if (!/^\d+$/.test(input)) return undefined
   const value = Number(input)
   return value >= 1 && value <= 65535 ? value : undefined
-}
-
-// The value of a non-secret variable is safe to echo, but cap it so one bad value cannot flood a message.
-function quote(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
 }
 
 /** `host:port`, `[v6]:port`, or the socket directory, for messages. */

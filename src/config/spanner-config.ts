@@ -1,21 +1,22 @@
-import { ConfigError } from '../errors.ts'
-import { spannerInstanceProblem, spannerProjectProblem } from '../engines/spanner/spanner-names.ts'
-import type { Command, Config, LogFormat, LogLevel } from './config.ts'
-import { parseDatabases, type DatabaseSpec } from './databases.ts'
-import { engineRules } from './engine-rules.ts'
+import type { Command, Config } from './config.ts'
+import { readDatabaseList, type DatabaseSpec } from './databases.ts'
+import { quoteValue } from './quote.ts'
+import type { ConfigRules } from './rules.ts'
+import type { Settings } from './variables.ts'
 
-/** The variables that mean the same on Spanner as on the other engines, as load-config has read them. */
-export interface SharedSettings {
-  readonly DBHOOK_SPANNER_PROJECT: string
-  readonly DBHOOK_SPANNER_INSTANCE: string
-  readonly DBHOOK_DATABASES: string
-  readonly DBHOOK_PARALLEL: number
-  readonly DBHOOK_WAIT_TIMEOUT: number
-  readonly DBHOOK_CONNECT_TIMEOUT: number
-  readonly DBHOOK_LOG_LEVEL: LogLevel
-  readonly DBHOOK_LOG_FORMAT: LogFormat
-  readonly DBHOOK_TERMINATION_LOG: string
-}
+/** The variables that mean the same on Spanner as on the other engines, and Spanner's own, as load-config read them. */
+export type SharedSettings = Pick<
+  Settings,
+  | 'DBHOOK_SPANNER_PROJECT'
+  | 'DBHOOK_SPANNER_INSTANCE'
+  | 'DBHOOK_DATABASES'
+  | 'DBHOOK_PARALLEL'
+  | 'DBHOOK_WAIT_TIMEOUT'
+  | 'DBHOOK_CONNECT_TIMEOUT'
+  | 'DBHOOK_LOG_LEVEL'
+  | 'DBHOOK_LOG_FORMAT'
+  | 'DBHOOK_TERMINATION_LOG'
+>
 
 /** What a Spanner run reads; every other DBHOOK_ variable that is set is refused below. */
 const meaningful = new Set([
@@ -70,16 +71,18 @@ function refusal(name: string): string {
 /**
  * The Config of a Spanner run. Spanner has no host, admin, owner, passwords or TLS choices: each such variable
  * that is set is refused by name with what to do instead, so that nobody believes a setting took effect.
- * `problems` already holds what load-config found (invalid values); every problem is thrown together.
+ * Problems are added to `problems`, which already holds what load-config found (invalid values); load-config throws
+ * them together, so the Config returned is only used when there are none.
  */
 export function loadSpannerConfig(options: {
   readonly env: Readonly<Record<string, string | undefined>>
   readonly command: Command
   readonly settings: SharedSettings
   readonly known: ReadonlySet<string>
+  readonly rules: ConfigRules
   readonly problems: string[]
 }): Config {
-  const { env, command, settings, known, problems } = options
+  const { env, command, settings, known, rules, problems } = options
   const given = Object.keys(env).filter((name) => name.startsWith('DBHOOK_') && env[name] !== undefined && env[name] !== '')
   for (const name of given) {
     if (!meaningful.has(name) && known.has(name)) problems.push(refusal(name))
@@ -92,13 +95,13 @@ export function loadSpannerConfig(options: {
   const instance = settings.DBHOOK_SPANNER_INSTANCE.trim()
   if (project === '') problems.push('DBHOOK_SPANNER_PROJECT is required with DBHOOK_ENGINE=spanner: the Google Cloud project id of the instance')
   else {
-    const problem = spannerProjectProblem(project)
-    if (problem) problems.push(`DBHOOK_SPANNER_PROJECT ${quote(project)} ${problem}`)
+    const problem = rules.spannerProjectProblem(project)
+    if (problem) problems.push(`DBHOOK_SPANNER_PROJECT ${quoteValue(project)} ${problem}`)
   }
   if (instance === '') problems.push('DBHOOK_SPANNER_INSTANCE is required with DBHOOK_ENGINE=spanner: the id of the Spanner instance that holds the databases')
   else {
-    const problem = spannerInstanceProblem(instance)
-    if (problem) problems.push(`DBHOOK_SPANNER_INSTANCE ${quote(instance)} ${problem}`)
+    const problem = rules.spannerInstanceProblem(instance)
+    if (problem) problems.push(`DBHOOK_SPANNER_INSTANCE ${quoteValue(instance)} ${problem}`)
   }
 
   const emulatorHost = env.SPANNER_EMULATOR_HOST?.trim() || undefined
@@ -106,28 +109,11 @@ export function loadSpannerConfig(options: {
   if (emulatorHost !== undefined) {
     const match = /^([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(emulatorHost)
     const port = Number(match?.[2])
-    if (!match || port < 1 || port > 65535) problems.push(`SPANNER_EMULATOR_HOST ${quote(emulatorHost)} must be host:port without a scheme, e.g. localhost:9010`)
+    if (!match || port < 1 || port > 65535) problems.push(`SPANNER_EMULATOR_HOST ${quoteValue(emulatorHost)} must be host:port without a scheme, e.g. localhost:9010`)
     else endpoint = { host: match[1]!, port }
   }
 
-  let databases: DatabaseSpec[] = []
-  if (command !== 'wait') {
-    if (settings.DBHOOK_DATABASES === '') {
-      problems.push('DBHOOK_DATABASES is required: a list such as management=openzro,dex=dex')
-    } else {
-      try {
-        databases = parseDatabases(settings.DBHOOK_DATABASES)
-        for (const db of databases) {
-          const problem = engineRules.spanner.databaseNameProblem(db.name)
-          if (problem) problems.push(`DBHOOK_DATABASES: database ${quote(db.name)} ${problem}`)
-        }
-      } catch (error) {
-        problems.push(`DBHOOK_DATABASES ${(error as Error).message}`)
-      }
-    }
-  }
-
-  if (problems.length > 0) throw new ConfigError(problems)
+  const databases: DatabaseSpec[] = command === 'wait' ? [] : readDatabaseList(settings.DBHOOK_DATABASES, rules.engines.spanner.databaseNameProblem, problems)
 
   const warnings = given.filter((name) => !known.has(name)).map((name) => `${name} is not a dbhook variable and is ignored`)
   const emulator = emulatorHost !== undefined
@@ -156,8 +142,4 @@ export function loadSpannerConfig(options: {
     secrets: [],
     warnings,
   }
-}
-
-function quote(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
+import { configRules } from '../../src/config-rules.ts'
 import { ConfigError } from '../../src/errors.ts'
 
 const base = {
@@ -15,7 +16,7 @@ const base = {
 
 function problemsOf(env: Record<string, string>, command: Parameters<typeof loadConfig>[1] = 'apply'): string[] {
   try {
-    loadConfig(env, command)
+    loadConfig(env, command, { rules: configRules })
   } catch (error) {
     if (error instanceof ConfigError) return [...error.problems]
     throw error
@@ -25,7 +26,7 @@ function problemsOf(env: Record<string, string>, command: Parameters<typeof load
 
 describe('loadConfig', () => {
   test('the openZro example reads into four databases owned by openzro with libpq defaults', () => {
-    const config = loadConfig(base, 'apply')
+    const config = loadConfig(base, 'apply', { rules: configRules })
     expect(config.databases).toEqual([
       { key: 'management', name: 'openzro' },
       { key: 'flow', name: 'openzro_flow' },
@@ -39,7 +40,7 @@ describe('loadConfig', () => {
   test('a *_FILE secret wins over the plain variable and loses one trailing newline', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dbhook-config-'))
     await writeFile(join(dir, 'admin'), 'from-file\n')
-    const config = loadConfig({ ...base, DBHOOK_ADMIN_PASSWORD_FILE: join(dir, 'admin') }, 'apply')
+    const config = loadConfig({ ...base, DBHOOK_ADMIN_PASSWORD_FILE: join(dir, 'admin') }, 'apply', { rules: configRules })
     expect(config.admin.password).toBe('from-file')
     expect(config.secrets).toContain('from-file')
   })
@@ -50,9 +51,9 @@ describe('loadConfig', () => {
   })
 
   test('libpq variables are fallbacks for the DBHOOK_ ones', () => {
-    const config = loadConfig({ PGHOST: 'pg', PGPORT: '6432', PGUSER: 'u', PGPASSWORD: 'p', PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '3', DBHOOK_DATABASES: 'a' }, 'apply')
+    const config = loadConfig({ PGHOST: 'pg', PGPORT: '6432', PGUSER: 'u', PGPASSWORD: 'p', PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '3', DBHOOK_DATABASES: 'a' }, 'apply', { rules: configRules })
     expect(config).toMatchObject({ host: 'pg', port: 6432, admin: { user: 'u', password: 'p' }, tls: { mode: 'require' }, connectTimeoutMs: 3000 })
-    expect(loadConfig({ PGHOST: 'pg', DBHOOK_HOST: 'mine', PGUSER: 'u', DBHOOK_DATABASES: 'a' }, 'apply').host).toBe('mine')
+    expect(loadConfig({ PGHOST: 'pg', DBHOOK_HOST: 'mine', PGUSER: 'u', DBHOOK_DATABASES: 'a' }, 'apply', { rules: configRules }).host).toBe('mine')
   })
 
   test('every invalid or missing variable is named in one error', () => {
@@ -96,11 +97,11 @@ describe('loadConfig', () => {
 
   test('63-byte names are accepted and case is kept exactly', () => {
     const name = 'A'.repeat(63)
-    expect(loadConfig({ ...base, DBHOOK_DATABASES: `${name},MixedCase` }, 'apply').databases.map((d) => d.name)).toEqual([name, 'MixedCase'])
+    expect(loadConfig({ ...base, DBHOOK_DATABASES: `${name},MixedCase` }, 'apply', { rules: configRules }).databases.map((d) => d.name)).toEqual([name, 'MixedCase'])
   })
 
   test('JSON keeps names with commas, equals signs and surrounding spaces', () => {
-    const config = loadConfig({ ...base, DBHOOK_DATABASES: '{"main":" a,b=c "}' }, 'apply')
+    const config = loadConfig({ ...base, DBHOOK_DATABASES: '{"main":" a,b=c "}' }, 'apply', { rules: configRules })
     expect(config.databases).toEqual([{ key: 'main', name: ' a,b=c ' }])
   })
 
@@ -119,15 +120,15 @@ describe('loadConfig', () => {
   })
 
   test('durations accept seconds and units', () => {
-    const config = loadConfig({ ...base, DBHOOK_WAIT_TIMEOUT: '5m', DBHOOK_CONNECT_TIMEOUT: '1500ms' }, 'apply')
+    const config = loadConfig({ ...base, DBHOOK_WAIT_TIMEOUT: '5m', DBHOOK_CONNECT_TIMEOUT: '1500ms' }, 'apply', { rules: configRules })
     expect([config.waitTimeoutMs, config.connectTimeoutMs]).toEqual([300_000, 1500])
-    expect(loadConfig({ ...base, DBHOOK_WAIT_TIMEOUT: '90' }, 'apply').waitTimeoutMs).toBe(90_000)
+    expect(loadConfig({ ...base, DBHOOK_WAIT_TIMEOUT: '90' }, 'apply', { rules: configRules }).waitTimeoutMs).toBe(90_000)
   })
 
   test('MySQL and Go-driver TLS words map to libpq meanings, and mariadb is mysql on port 3306', () => {
-    const mode = (word: string) => loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb', DBHOOK_SSLMODE: word }, 'apply').tls.mode
+    const mode = (word: string) => loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb', DBHOOK_SSLMODE: word }, 'apply', { rules: configRules }).tls.mode
     expect(['false', 'preferred', 'skip-verify', 'true', 'VERIFY_CA', 'REQUIRED'].map(mode)).toEqual(['disable', 'prefer', 'require', 'verify-full', 'verify-ca', 'require'])
-    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb' }, 'apply')).toMatchObject({ engine: 'mysql', port: 3306 })
+    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb' }, 'apply', { rules: configRules })).toMatchObject({ engine: 'mysql', port: 3306 })
   })
 
   test('verify-full without a root certificate is a configuration error on PostgreSQL', () => {
@@ -135,7 +136,7 @@ describe('loadConfig', () => {
   })
 
   test('an unknown DBHOOK_ variable is a warning, not an error', () => {
-    const config = loadConfig({ ...base, DBHOOK_DATABSES: 'typo' }, 'apply')
+    const config = loadConfig({ ...base, DBHOOK_DATABSES: 'typo' }, 'apply', { rules: configRules })
     expect(config.warnings).toEqual(['DBHOOK_DATABSES is not a dbhook variable and is ignored'])
   })
 
@@ -146,7 +147,7 @@ describe('loadConfig', () => {
 })
 
 describe('several hosts and DBHOOK_TARGET_SESSION_ATTRS, as libpq reads them', () => {
-  const hostsOf = (env: Record<string, string>) => loadConfig({ ...base, ...env }, 'apply').hosts
+  const hostsOf = (env: Record<string, string>) => loadConfig({ ...base, ...env }, 'apply', { rules: configRules }).hosts
 
   test('a comma list of hosts takes one port for all, one per host, or the default', () => {
     expect(hostsOf({ DBHOOK_HOST: 'db-0.db, db-1.db ,10.0.0.7' })).toEqual([
@@ -157,15 +158,15 @@ describe('several hosts and DBHOOK_TARGET_SESSION_ATTRS, as libpq reads them', (
     expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '6432' })).toEqual([{ host: 'a', port: 6432 }, { host: 'b', port: 6432 }])
     expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433, 5434' })).toEqual([{ host: 'a', port: 5433 }, { host: 'b', port: 5434 }])
     expect(hostsOf({ DBHOOK_HOST: '::1,127.0.0.1', DBHOOK_PORT: '1,2' })).toEqual([{ host: '::1', port: 1 }, { host: '127.0.0.1', port: 2 }])
-    const config = loadConfig({ ...base, DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433,5434' }, 'apply')
+    const config = loadConfig({ ...base, DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433,5434' }, 'apply', { rules: configRules })
     expect({ host: config.host, port: config.port }).toEqual({ host: 'a', port: 5433 })
   })
 
   test('PGHOST and PGPORT lists are fallbacks too, and PGTARGETSESSIONATTRS for the attributes', () => {
-    const config = loadConfig({ PGHOST: 'p1,p2', PGPORT: '1,2', PGUSER: 'u', PGTARGETSESSIONATTRS: 'primary', DBHOOK_DATABASES: 'a' }, 'apply')
+    const config = loadConfig({ PGHOST: 'p1,p2', PGPORT: '1,2', PGUSER: 'u', PGTARGETSESSIONATTRS: 'primary', DBHOOK_DATABASES: 'a' }, 'apply', { rules: configRules })
     expect(config.hosts).toEqual([{ host: 'p1', port: 1 }, { host: 'p2', port: 2 }])
     expect(config.targetSessionAttrs).toBe('primary')
-    expect(loadConfig({ ...base, PGTARGETSESSIONATTRS: 'any', DBHOOK_TARGET_SESSION_ATTRS: 'read-write' }, 'apply').targetSessionAttrs).toBe('read-write')
+    expect(loadConfig({ ...base, PGTARGETSESSIONATTRS: 'any', DBHOOK_TARGET_SESSION_ATTRS: 'read-write' }, 'apply', { rules: configRules }).targetSessionAttrs).toBe('read-write')
   })
 
   test.each([
@@ -184,7 +185,7 @@ describe('several hosts and DBHOOK_TARGET_SESSION_ATTRS, as libpq reads them', (
 
   test('unset, every command looks for a read-write session; commands that write refuse the read-only attributes', () => {
     for (const command of ['apply', 'plan', 'wait', 'verify', 'backup'] as const) {
-      expect(loadConfig({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp' }, command).targetSessionAttrs).toBe('read-write')
+      expect(loadConfig({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp' }, command, { rules: configRules }).targetSessionAttrs).toBe('read-write')
     }
     for (const attrs of ['read-only', 'standby', 'prefer-standby']) {
       for (const command of ['apply', 'verify', 'restore', 'drill'] as const) {
@@ -193,15 +194,62 @@ describe('several hosts and DBHOOK_TARGET_SESSION_ATTRS, as libpq reads them', (
         ])
       }
       for (const command of ['plan', 'wait', 'backup'] as const) {
-        expect(loadConfig({ ...base, DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command).targetSessionAttrs).toBe(attrs)
+        expect(loadConfig({ ...base, DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command, { rules: configRules }).targetSessionAttrs).toBe(attrs)
       }
     }
-    for (const attrs of ['any', 'primary', 'read-write']) expect(loadConfig({ ...base, DBHOOK_TARGET_SESSION_ATTRS: attrs }, 'apply').targetSessionAttrs).toBe(attrs)
+    for (const attrs of ['any', 'primary', 'read-write']) expect(loadConfig({ ...base, DBHOOK_TARGET_SESSION_ATTRS: attrs }, 'apply', { rules: configRules }).targetSessionAttrs).toBe(attrs)
   })
 
   test('MySQL ignores DBHOOK_TARGET_SESSION_ATTRS with a warning', () => {
-    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mysql', DBHOOK_TARGET_SESSION_ATTRS: 'primary' }, 'apply').warnings).toEqual([
+    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mysql', DBHOOK_TARGET_SESSION_ATTRS: 'primary' }, 'apply', { rules: configRules }).warnings).toEqual([
       'DBHOOK_TARGET_SESSION_ATTRS is for PostgreSQL only and is ignored',
     ])
+  })
+})
+
+// dbhook keeps its own validators where envalid's accept another set (envalid's bool is case-sensitive and takes
+// t/f; its num is parseFloat and takes "4abc"): these pin the documented sets, so that a swap would show.
+describe('the values each validated variable accepts, and the message naming it otherwise', () => {
+  const read = (env: Record<string, string>) => loadConfig({ ...base, ...env }, 'apply', { rules: configRules })
+
+  test.each([
+    ['true', true], ['TRUE', true], [' yes ', true], ['on', true], ['1', true],
+    ['false', false], ['No', false], ['off', false], ['0', false],
+  ])('DBHOOK_MYSQL_REQUIRE_SSL=%j reads as %s', (value, expected) => {
+    expect(read({ DBHOOK_MYSQL_REQUIRE_SSL: value }).mysql.requireSsl).toBe(expected)
+  })
+
+  test.each([
+    ['DBHOOK_PARALLEL', '1', 1], ['DBHOOK_PARALLEL', ' 32 ', 32],
+    ['DBHOOK_BACKUP_KEEP_DAYS', '3650', 3650],
+    ['DBHOOK_CONNECTION_LIMIT', '-1', -1], ['DBHOOK_CONNECTION_LIMIT', '0', 0], ['DBHOOK_CONNECTION_LIMIT', '1000000', 1_000_000],
+  ])('%s=%j reads as %d', (name, value, expected) => {
+    const config = read({ [name]: value })
+    expect({ DBHOOK_PARALLEL: config.parallel, DBHOOK_BACKUP_KEEP_DAYS: config.backup.keepDays, DBHOOK_CONNECTION_LIMIT: config.connectionLimit }[name]).toBe(expected)
+  })
+
+  test.each([
+    ['DBHOOK_MYSQL_REQUIRE_SSL', 't', 'must be true or false, got "t"'],
+    ['DBHOOK_MYSQL_REQUIRE_SSL', 'f', 'must be true or false, got "f"'],
+    ['DBHOOK_MYSQL_REQUIRE_SSL', 'maybe', 'must be true or false, got "maybe"'],
+    ['DBHOOK_PARALLEL', '0', 'must be a whole number from 1 to 32, got "0"'],
+    ['DBHOOK_PARALLEL', '33', 'must be a whole number from 1 to 32, got "33"'],
+    ['DBHOOK_PARALLEL', '4abc', 'must be a whole number from 1 to 32, got "4abc"'],
+    ['DBHOOK_PARALLEL', '4.5', 'must be a whole number from 1 to 32, got "4.5"'],
+    ['DBHOOK_PARALLEL', '1e1', 'must be a whole number from 1 to 32, got "1e1"'],
+    ['DBHOOK_BACKUP_KEEP_DAYS', '3651', 'must be a whole number from 1 to 3650, got "3651"'],
+    ['DBHOOK_CONNECTION_LIMIT', '-2', 'must be a whole number, -1 for no limit, got "-2"'],
+    ['DBHOOK_CONNECTION_LIMIT', '1000001', 'must be a whole number, -1 for no limit, got "1000001"'],
+    ['DBHOOK_CONNECTION_LIMIT', '5x', 'must be a whole number, -1 for no limit, got "5x"'],
+    ['DBHOOK_CONNECT_TIMEOUT', '0', 'must be a positive duration such as 30, 90s or 5m, got "0"'],
+    ['DBHOOK_EVENT_TRIGGER', 'sometimes', 'must be auto, on or off, got "sometimes"'],
+    ['DBHOOK_LOG_FORMAT', 'xml', 'must be json or pretty, got "xml"'],
+    ['DBHOOK_ENGINE', 'oracle', 'must be postgres, mysql (alias mariadb) or spanner, got "oracle"'],
+  ])('%s=%j is refused by name', (name, value, message) => {
+    expect(problemsOf({ ...base, [name]: value })).toEqual([`${name} ${message}`])
+  })
+
+  test('a long refused value is cut at 80 characters in the message', () => {
+    expect(problemsOf({ ...base, DBHOOK_LOG_FORMAT: 'x'.repeat(200) })).toEqual([`DBHOOK_LOG_FORMAT must be json or pretty, got "${'x'.repeat(77)}..."`])
   })
 })

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
+import { configRules } from '../../src/config-rules.ts'
 import { ConfigError } from '../../src/errors.ts'
 import { connectionKeys, connectionUri, missingKeys, namesNodePostgresMisreads, sslModeWord, unusableUriKeys, type ConnectionFacts } from '../../src/kubernetes/connection-keys.ts'
 import { generatePassword, passwordAlphabet } from '../../src/kubernetes/generated-password.ts'
@@ -115,7 +116,7 @@ describe('DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_APP_GENERATED_SECRET', () => 
   }
   const problemsOf = (env: Record<string, string>, command: 'apply' | 'verify' = 'apply') => {
     try {
-      loadConfig(env, command)
+      loadConfig(env, command, { rules: configRules })
       return []
     } catch (error) {
       if (error instanceof ConfigError) return [...error.problems]
@@ -124,11 +125,11 @@ describe('DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_APP_GENERATED_SECRET', () => 
   }
 
   test('read into the Secret names, with no warning about unknown variables', () => {
-    const config = loadConfig({ ...base, DBHOOK_APP_USER: 'app', DBHOOK_OWNER_GENERATED_SECRET: 'openzro-postgres-credentials', DBHOOK_APP_GENERATED_SECRET: 'openzro-postgres-app-credentials' }, 'apply')
+    const config = loadConfig({ ...base, DBHOOK_APP_USER: 'app', DBHOOK_OWNER_GENERATED_SECRET: 'openzro-postgres-credentials', DBHOOK_APP_GENERATED_SECRET: 'openzro-postgres-app-credentials' }, 'apply', { rules: configRules })
     expect(config.generatedSecrets).toEqual({ owner: 'openzro-postgres-credentials', app: 'openzro-postgres-app-credentials' })
     expect(config.warnings).toEqual([])
     expect(config.owner.password).toBeUndefined()
-    expect(loadConfig(base, 'apply').generatedSecrets).toEqual({})
+    expect(loadConfig(base, 'apply', { rules: configRules }).generatedSecrets).toEqual({})
   })
 
   test('verify needs no owner password when the owner\'s comes from its Secret', () => {

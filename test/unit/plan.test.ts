@@ -1,11 +1,13 @@
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
+import { configRules } from '../../src/config-rules.ts'
 import { postgresCapabilities } from '../../src/engines/postgres/postgres-capabilities.ts'
 import { describeStep, desiredState, isInSync, planChanges, type ObservedDatabase, type ObservedRole } from '../../src/plan.ts'
 
 const config = loadConfig(
   { DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_DATABASES: 'management=openzro,dex=dex' },
   'apply',
+  { rules: configRules },
 )
 const desired = desiredState(config, postgresCapabilities)
 
@@ -41,6 +43,7 @@ describe('planChanges', () => {
     const withApp = loadConfig(
       { DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'postgres', DBHOOK_OWNER: 'migrator', DBHOOK_APP_USER: 'app', DBHOOK_EXTENSIONS: 'pg_trgm', DBHOOK_DATABASES: 'flightctl' },
       'apply',
+      { rules: configRules },
     )
     const want = desiredState(withApp, postgresCapabilities)
     const ids = want.databases[0]!.items.map((i) => i.id)

@@ -1,6 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
+import { configRules } from '../../src/config-rules.ts'
 import { eventTriggerStatements } from '../../src/engines/postgres/postgres-event-trigger.ts'
 import { md5Verifier, saslPrep, scramSha256Verifier } from '../../src/engines/postgres/postgres-password.ts'
 import { checkPrivileges } from '../../src/engines/postgres/postgres-privileges.ts'
@@ -44,12 +45,12 @@ describe('SQL text', () => {
   })
 
   test('a database key with a line break cannot end a comment in the DBA script', () => {
-    const config = loadConfig({ DBHOOK_OWNER: 'o', DBHOOK_DATABASES: '{"x\\nDROP DATABASE prod; --":"dex"}' }, 'sql')
+    const config = loadConfig({ DBHOOK_OWNER: 'o', DBHOOK_DATABASES: '{"x\\nDROP DATABASE prod; --":"dex"}' }, 'sql', { rules: configRules })
     expect(postgresScript(config).split('\n').filter((line) => line.startsWith('DROP'))).toEqual([])
   })
 
   test('the DBA script carries no password and creates each database only where missing', () => {
-    const config = loadConfig({ DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'hunter2', DBHOOK_DATABASES: "dex,it's" }, 'sql')
+    const config = loadConfig({ DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'hunter2', DBHOOK_DATABASES: "dex,it's" }, 'sql', { rules: configRules })
     const script = postgresScript(config)
     expect(script).not.toContain('hunter2')
     expect(script).toContain(`SELECT 'CREATE DATABASE "dex" OWNER "openzro"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'dex')\\gexec`)
@@ -90,7 +91,7 @@ describe('privilege check', () => {
     roles: new Map(),
     ...over,
   })
-  const config = loadConfig({ DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_DATABASES: 'dex' }, 'apply')
+  const config = loadConfig({ DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_DATABASES: 'dex' }, 'apply', { rules: configRules })
   const fresh = planChanges(desiredState(config, postgresCapabilities), { roles: new Map(), databases: new Map() })
 
   test('CREATEDB alone can neither create the owner role nor create databases it owns', () => {

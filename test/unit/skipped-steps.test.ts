@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
+import { configRules } from '../../src/config-rules.ts'
 import { postgresCapabilities } from '../../src/engines/postgres/postgres-capabilities.ts'
 import { skippedSteps } from '../../src/engines/postgres/postgres-privileges.ts'
 import type { AdminFacts } from '../../src/engines/postgres/postgres-inspect.ts'
@@ -23,6 +24,7 @@ function skippedFor(databases: string, major: number) {
   const config = loadConfig(
     { DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_APP_USER: 'app', DBHOOK_APP_PASSWORD: 'pw2', DBHOOK_DATABASES: databases },
     'apply',
+    { rules: configRules },
   )
   const plan = planChanges(desiredState(config, postgresCapabilities), { roles: new Map(), databases: new Map() })
   return skippedSteps(plan.steps, facts(major), config.eventTrigger, config.owner.name)

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
+import { configRules } from '../../src/config-rules.ts'
 import { readDatabase } from '../../src/engines/spanner/spanner-client.ts'
 import { classifySpannerError } from '../../src/engines/spanner/spanner-errors.ts'
 import { spannerDatabaseNameProblem, spannerInstanceProblem, spannerProjectProblem } from '../../src/engines/spanner/spanner-names.ts'
@@ -11,7 +12,7 @@ const base = { DBHOOK_ENGINE: 'spanner', DBHOOK_SPANNER_PROJECT: 'my-project', D
 
 function problemsOf(env: Record<string, string>, command: Parameters<typeof loadConfig>[1] = 'apply'): string[] {
   try {
-    loadConfig(env, command)
+    loadConfig(env, command, { rules: configRules })
   } catch (error) {
     if (error instanceof ConfigError) return [...error.problems]
     throw error
@@ -21,15 +22,15 @@ function problemsOf(env: Record<string, string>, command: Parameters<typeof load
 
 describe('Spanner configuration', () => {
   test('project, instance and databases are all a Spanner run needs; Google endpoint without SPANNER_EMULATOR_HOST', () => {
-    const config = loadConfig(base, 'apply')
+    const config = loadConfig(base, 'apply', { rules: configRules })
     expect(config).toMatchObject({ engine: 'spanner', host: 'spanner.googleapis.com', port: 443, spanner: { project: 'my-project', instance: 'main' }, secrets: [], warnings: [] })
     expect(config.spanner?.emulatorHost).toBeUndefined()
     expect(config.databases).toEqual([
       { key: 'management', name: 'openzro' },
       { key: 'dex', name: 'dex' },
     ])
-    expect(loadConfig({ ...base, SPANNER_EMULATOR_HOST: 'localhost:9010' }, 'apply')).toMatchObject({ host: 'localhost', port: 9010, spanner: { emulatorHost: 'localhost:9010' } })
-    expect(loadConfig({ ...base, DBHOOK_DATABASES: '' }, 'wait').databases).toEqual([])
+    expect(loadConfig({ ...base, SPANNER_EMULATOR_HOST: 'localhost:9010' }, 'apply', { rules: configRules })).toMatchObject({ host: 'localhost', port: 9010, spanner: { emulatorHost: 'localhost:9010' } })
+    expect(loadConfig({ ...base, DBHOOK_DATABASES: '' }, 'wait', { rules: configRules }).databases).toEqual([])
   })
 
   test('each setting without meaning is refused by name, _FILE variants and MySQL settings included, never with its value', () => {
@@ -51,7 +52,7 @@ describe('Spanner configuration', () => {
   })
 
   test('empty variables count as unset (Helm renders absent values as empty strings), unknown ones warn', () => {
-    const config = loadConfig({ ...base, DBHOOK_HOST: '', DBHOOK_OWNER: '', DBHOOK_TYPO: 'x' }, 'apply')
+    const config = loadConfig({ ...base, DBHOOK_HOST: '', DBHOOK_OWNER: '', DBHOOK_TYPO: 'x' }, 'apply', { rules: configRules })
     expect(config.warnings).toEqual(['DBHOOK_TYPO is not a dbhook variable and is ignored'])
   })
 
@@ -65,7 +66,7 @@ describe('Spanner configuration', () => {
   })
 
   test('DBHOOK_SPANNER_* set for another engine is known and ignored', () => {
-    const config = loadConfig({ DBHOOK_HOST: 'db', DBHOOK_ADMIN_USER: 'u', DBHOOK_DATABASES: 'a', DBHOOK_SPANNER_PROJECT: 'my-project' }, 'apply')
+    const config = loadConfig({ DBHOOK_HOST: 'db', DBHOOK_ADMIN_USER: 'u', DBHOOK_DATABASES: 'a', DBHOOK_SPANNER_PROJECT: 'my-project' }, 'apply', { rules: configRules })
     expect(config.engine).toBe('postgres')
     expect(config.warnings).toEqual([])
   })
@@ -135,7 +136,7 @@ describe('dbhook sql for Spanner', () => {
   })
 
   test('one describe-or-create per database, with the PostgreSQL dialect', () => {
-    const script = spannerScript(loadConfig(base, 'sql'))
+    const script = spannerScript(loadConfig(base, 'sql', { rules: configRules }))
     expect(script).toContain('gcloud spanner databases describe openzro --instance=main --project=my-project >/dev/null 2>&1 ||\n  gcloud spanner databases create openzro --instance=main --project=my-project --database-dialect=POSTGRESQL')
     expect(script.match(/databases create/g)).toHaveLength(2)
     expect(execFileSync('sh', ['-n'], { input: script, encoding: 'utf8' })).toBe('')
