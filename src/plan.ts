@@ -49,8 +49,8 @@ export interface ObservedState {
   /** Only the listed databases; a missing key means the database does not exist. */
   readonly databases: ReadonlyMap<string, ObservedDatabase>
   /**
-   * ids of the items a database created now holds from the start (what PostgreSQL copies from template1, what a
-   * grant on `*.*` covers on MySQL): a created database is planned with the rest. Empty when not inspected.
+   * ids of the items a database created now holds from the start (on MySQL, what a grant on `*.*` covers): a
+   * created database is planned with the rest. Without it, with all its items.
    */
   readonly newDatabase?: ReadonlySet<string>
 }

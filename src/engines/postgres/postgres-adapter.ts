@@ -17,9 +17,6 @@ import { postgresScript } from './postgres-script.ts'
 import { readTlsMaterial, type TlsMaterial } from './postgres-tls.ts'
 import { verifyPostgres } from './postgres-verify.ts'
 
-/** The database CREATE DATABASE copies: what a database created in this run holds from the start. */
-const templateDatabase = 'template1'
-
 class PostgresSession implements AdminSession<AdminFacts> {
   private readonly client: pg.Client
   /** The host DBHOOK_TARGET_SESSION_ATTRS chose: every connection of this session goes there. */
@@ -94,19 +91,17 @@ class PostgresSession implements AdminSession<AdminFacts> {
   }
 
   /**
-   * Reads, in each existing listed database, which of its items are in place (DBHOOK_PARALLEL at once), and, when
-   * a database with items is to be created, which of them template1 gives it.
+   * Reads, in each existing listed database, which of its items are in place (DBHOOK_PARALLEL at once). A database
+   * to be created is planned with all its items: reading template1 instead would hold a session on it, and CREATE
+   * DATABASE fails while anyone is connected to its template (55006; a pooler keeps such sessions open).
    */
   private async inspectItems(desired: DesiredState, observed: ObservedState): Promise<ObservedState> {
     const { config } = this.context
-    const withItems = desired.databases.filter((db) => db.items.length > 0)
-    const existing = withItems.filter((db) => observed.databases.has(db.name))
-    const missing = withItems.find((db) => !observed.databases.has(db.name))
-    const probes = [...existing.map((db) => ({ db, database: db.name })), ...(missing ? [{ db: missing, database: templateDatabase }] : [])]
-    const found = await runBounded(probes, config.parallel, async ({ db, database }) => {
-      const client = await this.connectAdmin(database)
+    const existing = desired.databases.filter((db) => db.items.length > 0 && observed.databases.has(db.name))
+    const found = await runBounded(existing, config.parallel, async (db) => {
+      const client = await this.connectAdmin(db.name)
       try {
-        return await inspectDatabaseItems(client, db.items, db.owner, config.app?.name, database === templateDatabase)
+        return await inspectDatabaseItems(client, db.items, db.owner, config.app?.name)
       } finally {
         await client.end().catch(() => undefined)
       }
@@ -116,7 +111,7 @@ class PostgresSession implements AdminSession<AdminFacts> {
       const before = databases.get(db.name)
       if (before) databases.set(db.name, { ...before, present: found[index] ?? new Set() })
     })
-    return { ...observed, databases, ...(missing ? { newDatabase: found[existing.length] ?? new Set() } : {}) }
+    return { ...observed, databases }
   }
 
   /** Another admin connection, to `database` on the session's host. */

@@ -14,24 +14,14 @@ ${Object.entries(postgresItems)
   .map(([kind, spec]: [string, PostgresItemSpec]) => `  ${spec.presence} AS "${kind}"`)
   .join(',\n')}`
 
-/**
- * Reads which of `items` are in place in the database `client` is connected to; returns their ids. Connected to
- * template1 with `fromTemplate`, it answers what a database created now would hold.
- */
-export async function inspectDatabaseItems(
-  client: pg.Client,
-  items: readonly DatabaseItem[],
-  owner: string,
-  app: string | undefined,
-  fromTemplate = false,
-): Promise<Set<string>> {
+/** Reads which of `items` are in place in the database `client` is connected to; returns their ids. */
+export async function inspectDatabaseItems(client: pg.Client, items: readonly DatabaseItem[], owner: string, app: string | undefined): Promise<Set<string>> {
   const { rows } = await client.query<Record<string, unknown>>(presenceQuery, [owner, app ?? null])
   const row = rows[0]
   const present = new Set<string>()
   if (!row) return present
   for (const item of items) {
     const spec = specOf(item)
-    if (fromTemplate && spec.copiedFromTemplate === false) continue
     const value = row[item.kind]
     if (spec.present ? spec.present(value, itemNames(item, '', owner)) : value === true) present.add(item.id)
   }

@@ -40,7 +40,10 @@ export const postgresItems = {
                    AND (SELECT datdba FROM pg_database WHERE datname = current_database()) IS DISTINCT FROM (SELECT oid FROM owner_role)
               THEN has_schema_privilege('pg_database_owner', 'public', 'CREATE') ELSE false END`,
     requirement: () => 'own-schema-public',
-    statements: ({ owner }) => [`GRANT CREATE ON SCHEMA public TO ${id(owner)}`],
+    // Only where it is missing: a database created in this run has it from creation (see the privilege check).
+    statements: ({ owner }) => [
+      { generate: `SELECT format('GRANT CREATE ON SCHEMA public TO %I', ${literal(owner)}) WHERE NOT has_schema_privilege(${literal(owner)}, 'public', 'CREATE')` },
+    ],
   },
   extension: {
     wanted: (config) => config.extensions.map((extension) => ({ extension })),
@@ -56,8 +59,6 @@ export const postgresItems = {
     presence: `$2::text IS NOT NULL AND EXISTS (
       SELECT 1 FROM pg_database d, aclexplode(d.datacl) a
        WHERE d.datname = current_database() AND a.grantee = (SELECT oid FROM app_role) AND a.privilege_type = 'CONNECT')`,
-    // The database's own ACL (pg_database.datacl) starts empty in a new database: template1's is not copied.
-    copiedFromTemplate: false,
     requirement: () => 'act-as-owner',
     statements: ({ database, app }) => [`GRANT CONNECT ON DATABASE ${id(database)} TO ${id(app)}`],
   },
@@ -168,8 +169,6 @@ export interface PostgresItemSpec {
   readonly presence: string
   /** Reads the column; the default is `value === true`. */
   readonly present?: (value: unknown, names: ItemNames) => boolean
-  /** False when CREATE DATABASE does not copy the item from template1. */
-  readonly copiedFromTemplate?: boolean
   readonly requirement: (major: number) => ItemRequirement
   /** Why the item is left out by design for this admin (a warning, not a refusal); undefined when it is not. */
   readonly skipped?: (context: { facts: SkipFacts; eventTrigger: EventTriggerMode; owner: string }) => string | undefined
