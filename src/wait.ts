@@ -7,7 +7,7 @@ export type ConnectVerdict =
   | { readonly retry: true; readonly reason: string }
   | { readonly retry: false; readonly error: DbhookError }
 
-export interface WaitOptions {
+interface WaitOptions {
   /** Epoch milliseconds after which no new attempt starts. */
   readonly deadline: number
   readonly signal: AbortSignal
@@ -74,7 +74,11 @@ class RetryableError extends Error {}
 
 /** `work`, or the signal's reason as soon as it aborts (the work itself runs on; what it opens is tracked). */
 function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
+  if (signal.aborted) {
+    // Nobody awaits the work any more: its failure must not become an unhandled rejection.
+    work.catch(() => undefined)
+    return Promise.reject(signal.reason)
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
+import { databaseOwners } from '../support/postgres-catalog.ts'
 import { commandWorks, findQuadlet, generateUnits, runProcess, skipUnlessAvailable, splitExecStart, type ProcessResult } from './tools.ts'
 
 const repoRoot = resolve(import.meta.dirname, '../..')
@@ -57,14 +58,6 @@ async function podmanJson<T>(args: string[]): Promise<T> {
   const result = await runProcess('podman', args)
   if (result.code !== 0) throw new Error(`podman ${args.join(' ')} failed: ${result.stderr}`)
   return JSON.parse(result.stdout) as T
-}
-
-async function databaseOwners(server: PostgresServer, names: string[]): Promise<Record<string, string>> {
-  const rows = await server.query<{ datname: string; owner: string }>(
-    'SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ANY($1::text[])',
-    [names],
-  )
-  return Object.fromEntries(rows.map((r) => [r.datname, r.owner]))
 }
 
 describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', () => {

@@ -6,15 +6,11 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, type RunResult } from '../support/dbhook.ts'
 import { startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
+import { databaseOwners } from '../support/postgres-catalog.ts'
+import { unique } from '../support/unique.ts'
 
 // Debian's pg_dump is 15, which dumps servers up to 15: test the oldest and the newest major it can dump.
 const majors = testedMajors().filter((m) => m === 13 || m === 15)
-
-let counter = 0
-function unique(prefix: string): string {
-  counter += 1
-  return `${prefix}_${counter}_${randomBytes(2).toString('hex')}`
-}
 
 /** The file a summary line names for `database`. */
 function backupFileOf(result: RunResult, database: string): string {
@@ -81,8 +77,7 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
     expect(await count(restored!)).toBe(120)
     expect(await count(restored!, 'app.notes')).toBe(2)
     expect(await count(database)).toBe(121)
-    const owners = await server.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [restored])
-    expect(owners).toEqual([{ owner }])
+    expect(await databaseOwners(server, [restored!])).toEqual({ [restored!]: owner })
     // The owner works in the restored database as in the original.
     await server.query("INSERT INTO items (label) VALUES ('x')", [], { ...asOwner, database: restored! })
 

@@ -5,15 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf } from '../support/dbhook.ts'
 import { startMariadb, type MariadbServer } from '../support/mariadb.ts'
 import { freePort } from '../support/ports.ts'
+import { unique } from '../support/unique.ts'
 
 const execFile = promisify(execFileCallback)
-
-let counter = 0
-/** Unique names per test, so that the tests share one server without seeing each other's work. */
-function unique(prefix: string): string {
-  counter += 1
-  return `${prefix}_${counter}`
-}
 
 /** Every printable ASCII character, space included. */
 const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')

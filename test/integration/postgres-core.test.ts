@@ -7,24 +7,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf } from '../support/dbhook.ts'
 import { freePort } from '../support/ports.ts'
 import { startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
+import { canActAs, databaseOwners } from '../support/postgres-catalog.ts'
+import { unique } from '../support/unique.ts'
 
 const execFile = promisify(execFileCallback)
 const openZro = 'management=openzro,flow=openzro_flow,activity=openzro_activity,dex=dex'
-
-let counter = 0
-/** Unique names per test, so that the tests of one major share a server without seeing each other's work. */
-function unique(prefix: string): string {
-  counter += 1
-  return `${prefix}_${counter}`
-}
-
-async function owners(server: PostgresServer, names: string[]): Promise<Record<string, string>> {
-  const rows = await server.query<{ datname: string; owner: string }>(
-    'SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ANY($1::text[])',
-    [names],
-  )
-  return Object.fromEntries(rows.map((r) => [r.datname, r.owner]))
-}
 
 describe.each(testedMajors())('PostgreSQL %i', (major) => {
   let server: PostgresServer
@@ -48,7 +35,7 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const first = await runDbhook(['apply'], env)
     expect(first.code, first.stdout).toBe(0)
     expect(summaryOf(first)?.databases.map((d) => d.result)).toEqual(['created', 'created', 'created', 'created'])
-    expect(await owners(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
+    expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
 
     const after = await runDbhook(['plan'], env)
     expect(after.code, after.stdout).toBe(0)
@@ -76,16 +63,14 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
 
     const result = await runDbhook(['apply'], env)
     expect(result.code, result.stdout).toBe(0)
-    expect(await owners(server, dbs)).toEqual({ [dbs[0]!]: owner, [dbs[1]!]: owner })
+    expect(await databaseOwners(server, dbs)).toEqual({ [dbs[0]!]: owner, [dbs[1]!]: owner })
     const attributes = await server.query<{ rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolcanlogin: boolean }>(
       'SELECT rolsuper, rolcreatedb, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = $1',
       [owner],
     )
     expect(attributes[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolcanlogin: true })
     // The membership lent for the run is gone again.
-    const right = major >= 16 ? 'SET' : 'MEMBER'
-    const still = await server.query<{ has: boolean }>(`SELECT pg_has_role($1, $2, '${right}') AS has`, [admin, owner])
-    expect(still[0]?.has).toBe(false)
+    expect(await canActAs(server, admin, owner)).toBe(false)
     expect(result.stdout).toContain('revoked the membership')
 
     const again = await runDbhook(['apply'], env)
@@ -101,12 +86,12 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const dbs = [unique('granted'), unique('granted')]
     const result = await runDbhook(['apply'], server.env(admin, 'adminpw', { DBHOOK_OWNER: owner, DBHOOK_DATABASES: dbs.join(',') }))
     expect(result.code, result.stdout).toBe(0)
-    expect(await owners(server, dbs)).toEqual({ [dbs[0]!]: owner, [dbs[1]!]: owner })
+    expect(await databaseOwners(server, dbs)).toEqual({ [dbs[0]!]: owner, [dbs[1]!]: owner })
 
     const own = unique('self')
     const self = await runDbhook(['apply'], server.env(admin, 'adminpw', { DBHOOK_DATABASES: own }))
     expect(self.code, self.stdout).toBe(0)
-    expect(await owners(server, [own])).toEqual({ [own]: admin })
+    expect(await databaseOwners(server, [own])).toEqual({ [own]: admin })
   })
 
   test('an admin that lacks a privilege is refused with exit 77 before anything changes', async () => {
@@ -117,7 +102,7 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const result = await runDbhook(['apply'], server.env(admin, 'adminpw', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'x-secret-1', DBHOOK_DATABASES: db }))
     expect(result.code, result.stdout).toBe(77)
     expect(result.stdout).toContain('CREATEROLE')
-    expect(await owners(server, [db])).toEqual({})
+    expect(await databaseOwners(server, [db])).toEqual({})
     expect(await server.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [owner])).toEqual([])
 
     const plan = await runDbhook(['plan'], server.env(admin, 'adminpw', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'x-secret-1', DBHOOK_DATABASES: db }))
@@ -137,7 +122,7 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const apply = await runDbhook(['apply'], env)
     expect(apply.code, apply.stdout).toBe(0)
     expect(summaryOf(apply)?.databases).toEqual([{ key: 'main', name: db, result: 'owner-fixed' }])
-    expect(await owners(server, [db])).toEqual({ [db]: owner })
+    expect(await databaseOwners(server, [db])).toEqual({ [db]: owner })
   })
 
   test('an owner password that no longer works is updated', async () => {
@@ -153,11 +138,12 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
   })
 
   test('names with quotes, case, spaces and Unicode are created exactly as given', async () => {
-    const names = [`Mixed "Case" ${counter}`, `semi;colon --${counter}`, `back\\slash 'q' ${counter}`, `ünï ${counter} 数据`]
+    const tag = unique('n')
+    const names = [`Mixed "Case" ${tag}`, `semi;colon --${tag}`, `back\\slash 'q' ${tag}`, `ünï ${tag} 数据`]
     const env = server.env('postgres', server.password, { DBHOOK_DATABASES: JSON.stringify(names) })
     const result = await runDbhook(['apply'], env)
     expect(result.code, result.stdout).toBe(0)
-    expect(Object.keys(await owners(server, names)).sort()).toEqual([...names].sort())
+    expect(Object.keys(await databaseOwners(server, names)).sort()).toEqual([...names].sort())
     expect(summaryOf(await runDbhook(['apply'], env))).toMatchObject({ statements: 0 })
   })
 
@@ -196,7 +182,7 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const psqlEnv = { ...process.env, PGPASSWORD: server.password }
     await execFile('psql', psql, { env: psqlEnv })
     await execFile('psql', psql, { env: psqlEnv }) // twice: it is idempotent
-    expect(await owners(server, dbs)).toEqual({ [dbs[0]!]: owner, [dbs[1]!]: owner })
+    expect(await databaseOwners(server, dbs)).toEqual({ [dbs[0]!]: owner, [dbs[1]!]: owner })
     const plan = await runDbhook(['plan'], env)
     expect(plan.code, plan.stdout).toBe(0)
     expect(await readFile(join(dir, 'provision.sql'), 'utf8')).not.toMatch(/PASSWORD/)

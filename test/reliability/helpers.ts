@@ -48,32 +48,10 @@ export async function waitForNoDbhookSessions(server: PostgresServer, limitMs = 
   }
 }
 
-export async function ownersOf(server: PostgresServer, names: readonly string[]): Promise<Record<string, string>> {
-  const rows = await server.query<{ datname: string; owner: string }>(
-    'SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ANY($1::text[])',
-    [names],
-  )
-  return Object.fromEntries(rows.map((r) => [r.datname, r.owner]))
-}
-
 export async function databaseNames(server: PostgresServer): Promise<string[]> {
   return (await server.query<{ datname: string }>('SELECT datname FROM pg_database ORDER BY datname')).map((r) => r.datname)
 }
 
 export async function roleNames(server: PostgresServer): Promise<string[]> {
   return (await server.query<{ rolname: string }>('SELECT rolname FROM pg_roles ORDER BY rolname')).map((r) => r.rolname)
-}
-
-/** Whether `admin` can still act as `role` (SET on 16+, membership before): a lent membership left behind. */
-export async function canActAs(server: PostgresServer, admin: string, role: string): Promise<boolean> {
-  const right = server.major >= 16 ? 'SET' : 'MEMBER'
-  const rows = await server.query<{ has: boolean }>(`SELECT pg_has_role($1, $2, '${right}') AS has`, [admin, role])
-  return rows[0]?.has === true
-}
-
-let counter = 0
-/** A fresh lower-case name per call, unique within the process. */
-export function unique(prefix: string): string {
-  counter += 1
-  return `${prefix}_${process.pid}_${counter}`
 }

@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf } from '../support/dbhook.ts'
 import { startMariadb, type MariadbServer } from '../support/mariadb.ts'
-import { unique } from './helpers.ts'
+import { unique } from '../support/unique.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const report = new ReliabilityReport('40-mariadb', 'MariaDB: races and hostile input', 40)

@@ -3,7 +3,9 @@ import pg from 'pg'
 import { expect } from 'vitest'
 import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
 import type { PostgresServer } from '../support/postgres.ts'
-import { databaseNames, ownersOf, roleNames, unique, waitForNoDbhookSessions } from './helpers.ts'
+import { canActAs, databaseOwners } from '../support/postgres-catalog.ts'
+import { unique } from '../support/unique.ts'
+import { databaseNames, roleNames, waitForNoDbhookSessions } from './helpers.ts'
 import { ms } from './report.ts'
 
 /** The admin a case runs as: the superuser, or a role with only the attributes it needs. */
@@ -43,7 +45,7 @@ export async function raceApplies(server: PostgresServer, admin: Admin, runs = 1
   const results = await Promise.all(Array.from({ length: runs }, () => runDbhook(['apply'], env, { timeoutMs: 120_000 })))
   const wall = Date.now() - started
   for (const result of results) expect(result.code, result.stdout).toBe(0)
-  expect(await ownersOf(server, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
+  expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
   const existing = await server.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY datname', [dbs])
   expect(existing.map((row) => row.datname)).toEqual([...dbs].sort())
   for (const db of dbs) {
@@ -51,9 +53,7 @@ export async function raceApplies(server: PostgresServer, admin: Admin, runs = 1
     expect(creators.length, `runs that say they created ${db}`).toBe(1)
   }
   // A lent membership is taken back by the run that lent it (a superuser holds every role anyway).
-  const right = server.major >= 16 ? 'SET' : 'MEMBER'
-  const held = await server.query<{ has: boolean }>(`SELECT pg_has_role($1, $2, '${right}') AS has`, [admin.user, owner])
-  expect(held[0]?.has).toBe(admin.user === server.superuser)
+  expect(await canActAs(server, admin.user, owner)).toBe(admin.user === server.superuser)
   await waitForNoDbhookSessions(server)
   const slowest = Math.max(...results.map((r) => r.durationMs))
   return { runs, figures: `${runs} x exit 0; ${dbs.length} databases, each "created" by exactly one run; wall ${ms(wall)}, slowest run ${ms(slowest)}` }
@@ -135,7 +135,7 @@ export async function hostileNames(server: PostgresServer, admin: Admin, numRuns
       expect(after.databases.filter((d) => !before.databases.includes(d))).toEqual([database])
       expect(after.roles.filter((r) => !before.roles.includes(r))).toEqual([owner])
       expect(before.databases.filter((d) => !after.databases.includes(d))).toEqual([])
-      expect(await ownersOf(server, [database])).toEqual({ [database]: owner })
+      expect(await databaseOwners(server, [database])).toEqual({ [database]: owner })
       const me = await server.query<{ me: string; db: string }>('SELECT current_user AS me, current_database() AS db', [], { user: owner, password, database })
       expect(me[0]).toEqual({ me: owner, db: database })
       expect(summaryOf(run)?.databases).toEqual([{ key: database, name: database, result: 'created' }])

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
 import { startReplicatedPair, waitForReplay, type ControlledServer, type ReplicatedPair } from '../support/postgres-standby.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
-import { leastPrivilegeMajors, ownersOf, unique } from './helpers.ts'
+import { databaseOwners } from '../support/postgres-catalog.ts'
+import { unique } from '../support/unique.ts'
+import { leastPrivilegeMajors } from './helpers.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const majors = leastPrivilegeMajors()
@@ -70,9 +72,9 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
         expect(connectedLine(run)).toMatchObject({ port: primary.port, inRecovery: false })
         expect(String(connectedLine(run)?.msg)).toContain(`passed over: 127.0.0.1:${standby.port} is a standby (in recovery)`)
         expect(summaryOf(run)).toMatchObject({ host: `127.0.0.1:${primary.port}` })
-        expect(await ownersOf(primary, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
+        expect(await databaseOwners(primary, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
         await waitForReplay(pair)
-        expect(await ownersOf(standby, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
+        expect(await databaseOwners(standby, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
         for (const command of ['verify', 'plan', 'wait']) {
           const other = await runDbhook([command], bothHosts(pair, standby, primary, env))
           expect(other.code, `${command}: ${other.stdout.slice(-2000)}`).toBe(0)
@@ -126,7 +128,7 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
         const run = await runDbhook(['apply'], bothHosts(pair, { ...pair.primary, port: hung.port } as ControlledServer, pair.primary, { ...env, DBHOOK_CONNECT_TIMEOUT: '1s', DBHOOK_WAIT_TIMEOUT: '30s' }))
         expect(run.code, run.stdout.slice(-2000)).toBe(0)
         expect(String(connectedLine(run)?.msg)).toContain(`passed over: 127.0.0.1:${hung.port} did not answer within DBHOOK_CONNECT_TIMEOUT`)
-        expect(await ownersOf(pair.primary, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
+        expect(await databaseOwners(pair.primary, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
         return { runs: 1, figures: `exit 0 after ${ms(run.durationMs)} on the second host` }
       } finally {
         await hung.close()
@@ -148,7 +150,7 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
         try {
           expect((await runDbhook(['apply'], bothHosts(pair, standby, primary, env))).code).toBe(0)
           // Replay is paused: the databases exist on the primary only, so a dump from the standby would fail.
-          expect(await ownersOf(standby, dbs)).toEqual({})
+          expect(await databaseOwners(standby, dbs)).toEqual({})
           const backup = await runDbhook(['backup'], bothHosts(pair, standby, primary, { ...env, DBHOOK_BACKUP_DIR: dir }))
           expect(backup.code, backup.stdout.slice(-2000)).toBe(0)
           for (const db of dbs) expect((await readdir(join(dir, db))).filter((f) => f.endsWith('.dump'))).toHaveLength(1)
@@ -208,7 +210,7 @@ describe.each(majors)('PostgreSQL %i: failover while dbhook waits', (major) => {
           expect(run.code, run.stdout.slice(-3000)).toBe(0)
           expect(connectedLine(run)).toMatchObject({ port: standby.port, inRecovery: false })
           expect(String(connectedLine(run)?.msg)).toContain(`passed over: 127.0.0.1:${primary.port} refused the connection`)
-          expect(await ownersOf(standby, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
+          expect(await databaseOwners(standby, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
           figures.push(`exit 0, done ${ms(after)} after the promotion`)
         } finally {
           await pair.stop()

@@ -3,7 +3,9 @@ import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
 import { startPostgres, type PostgresServer } from '../support/postgres.ts'
 import { freePort } from '../support/ports.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
-import { canActAs, newestMajor, ownersOf, restartPostgres, unique, waitForNoDbhookSessions } from './helpers.ts'
+import { canActAs, databaseOwners } from '../support/postgres-catalog.ts'
+import { unique } from '../support/unique.ts'
+import { newestMajor, restartPostgres, waitForNoDbhookSessions } from './helpers.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const major = newestMajor()
@@ -64,7 +66,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       const run = await running
       const finishedAfter = Date.now() - upAt
       expect(run.code, run.stdout).toBe(0)
-      expect(await ownersOf(server, [db])).toEqual({ [db]: 'postgres' })
+      expect(await databaseOwners(server, [db])).toEqual({ [db]: 'postgres' })
       // The backoff is capped at 800 ms: a server that comes up is tried again within about a second.
       const firstAttemptAfter = proxy.connections[0]!.openedAt - upAt
       expect(firstAttemptAfter).toBeLessThan(1500)
@@ -83,7 +85,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       await proxy.setMode('forward')
       const run = await running
       expect(run.code, run.stdout).toBe(0)
-      expect(await ownersOf(server, [db])).toEqual({ [db]: 'postgres' })
+      expect(await databaseOwners(server, [db])).toEqual({ [db]: 'postgres' })
       // The attempt swallowed at that moment times out after 1 s; the next one follows within the 800 ms backoff cap.
       const swallowed = proxy.connections.filter((c) => c.openedAt < answeringFrom)
       const answered = proxy.connections.find((c) => c.openedAt >= answeringFrom)
@@ -122,7 +124,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       const run = await runDbhook(['apply'], throughProxy({ DBHOOK_DATABASES: db }))
       expect(run.code, run.stdout).toBe(0)
       expect(proxy.connections.length).toBeGreaterThanOrEqual(2)
-      expect(await ownersOf(server, [db])).toEqual({ [db]: 'postgres' })
+      expect(await databaseOwners(server, [db])).toEqual({ [db]: 'postgres' })
       return { runs: 1, figures: `exit 0 after ${ms(run.durationMs)}; ${proxy.connections.length} connections (the first cut after ${proxy.connections[0]!.bytesFromClient} bytes)` }
     })
   })
@@ -138,7 +140,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       const first = await runDbhook(['apply'], env)
       expect(first.signal).toBeNull()
       expect(creates).toBeGreaterThanOrEqual(2)
-      const afterCut = await ownersOf(server, dbs)
+      const afterCut = await databaseOwners(server, dbs)
       // Whatever exists is whole and owned by the owner; the first database was created before the cut.
       expect(afterCut[dbs[0]!]).toBe(owner)
       for (const name of Object.keys(afterCut)) expect(afterCut[name]).toBe(owner)
@@ -149,7 +151,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       proxy.cutWhen = undefined
       const again = await runDbhook(['apply'], env)
       expect(again.code, again.stdout).toBe(0)
-      expect(await ownersOf(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
+      expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
       const results = summaryOf(again)?.databases.map((d) => d.result)
       return { runs: 2, figures: `cut run: exit ${first.code} (${first.terminationMessage.trim().slice(0, 200)}); re-run: exit 0, ${results?.join('/')}` }
     })
@@ -169,7 +171,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       await restarting
       expect(restarting).toBeDefined()
       expect(first.signal).toBeNull()
-      const existing = await ownersOf(server, dbs)
+      const existing = await databaseOwners(server, dbs)
       for (const name of Object.keys(existing)) expect(existing[name]).toBe('postgres')
       // DBHOOK_PARALLEL=4: the fifth CREATE DATABASE goes out once one of the first four is done.
       expect(Object.keys(existing).length, first.stdout).toBeGreaterThanOrEqual(1)
@@ -177,7 +179,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       proxy.onClientData = undefined
       const again = await runDbhook(['apply'], env)
       expect(again.code, again.stdout).toBe(0)
-      expect(Object.keys(await ownersOf(server, dbs)).sort()).toEqual([...dbs].sort())
+      expect(Object.keys(await databaseOwners(server, dbs)).sort()).toEqual([...dbs].sort())
       return {
         runs: 2,
         figures: `run during restart: exit ${first.code} with ${Object.keys(existing).length}/20 databases made (${first.terminationMessage.trim().slice(0, 200)}); re-run: exit 0, all 20`,
@@ -228,7 +230,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
         expect(exitLatency).toBeLessThan(1000)
         // A CREATE DATABASE under way when the signal came runs to its end on the server, then its backend exits.
         const closedIn = await waitForNoDbhookSessions(server, 10_000)
-        const existing = await ownersOf(server, dbs)
+        const existing = await databaseOwners(server, dbs)
         // An admin that must lend itself the owner creates each database as its own and hands it over afterwards,
         // in a transaction: what the signal interrupted is owned by the admin, and the re-run hands it over.
         for (const name of Object.keys(existing)) expect(existing[name]).toEqual(user === 'postgres' ? owner : expect.toBeOneOf([owner, admin]))
@@ -237,7 +239,7 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
         proxy = await startTcpProxy(server)
         const again = await runDbhook(['apply'], throughProxy({ DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'term-owner-password', DBHOOK_DATABASES: dbs.join(',') }, user, password))
         expect(again.code, again.stdout).toBe(0)
-        expect(await ownersOf(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
+        expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
         if (user !== 'postgres') membershipLeftAfterRerun = await canActAs(server, admin, owner)
         figures.push(`${user === 'postgres' ? 'superuser' : 'CREATEDB+CREATEROLE'}: signal-to-exit ${ms(exitLatency)}, server sessions gone ${ms(closedIn)} after exit, ${Object.keys(existing).length}/12 made before the signal`)
       }

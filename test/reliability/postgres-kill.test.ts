@@ -5,6 +5,7 @@ import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
 import { StatementReader } from '../support/pg-statements.ts'
 import { startPostgres, type PostgresServer } from '../support/postgres.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
+import { canActAs } from '../support/postgres-catalog.ts'
 import { leastPrivilegeMajors } from './helpers.ts'
 import { leastPrivilegeAdmin, type Admin } from './postgres-cases.ts'
 import { ms, ReliabilityReport } from './report.ts'
@@ -76,9 +77,7 @@ describe.each(majors)('PostgreSQL %i: dbhook killed with SIGKILL after each stat
 
   /** Whether the admin can act as the owner (SET on 16+, membership before): a lent membership left behind. */
   async function adminActsAsOwner(): Promise<boolean> {
-    const right = major >= 16 ? 'SET' : 'MEMBER'
-    const [row] = await rows<{ has: boolean | null }>(`SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2) THEN pg_has_role($1, $2, '${right}') END AS has`, [admin.user, owner])
-    return row?.has === true
+    return canActAs({ major, query: rows }, admin.user, owner)
   }
 
   /**

@@ -4,7 +4,9 @@ import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
 import { startPgBouncer, type PgBouncer, type PoolMode } from '../support/pgbouncer.ts'
 import { startPostgres, type PostgresServer } from '../support/postgres.ts'
 import { leastPrivilegeAdmin, superuser, type Admin } from './postgres-cases.ts'
-import { canActAs, databaseNames, newestMajor, ownersOf, unique } from './helpers.ts'
+import { canActAs, databaseOwners } from '../support/postgres-catalog.ts'
+import { unique } from '../support/unique.ts'
+import { databaseNames, newestMajor } from './helpers.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const major = newestMajor()
@@ -78,7 +80,7 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
     const wall = Date.now() - started
     for (const result of results) expect(result.code, result.stdout.slice(-3000)).toBe(0)
     for (const result of results) expect(lockLine(result), 'every run held the lock in a transaction of its own').toBeDefined()
-    expect(await ownersOf(server, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
+    expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
     const counts = await server.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_database WHERE datname = ANY($1)', [dbs])
     expect(counts[0]!.n).toBe(dbs.length)
     for (const db of dbs) {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.ts'
 import { startPostgres, type PostgresServer } from '../support/postgres.ts'
-import { newestMajor, restartPostgres, unique } from './helpers.ts'
+import { unique } from '../support/unique.ts'
+import { newestMajor, restartPostgres } from './helpers.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const major = newestMajor()

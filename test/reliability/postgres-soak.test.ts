@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf } from '../support/dbhook.ts'
 import { startPostgres, type PostgresServer } from '../support/postgres.ts'
-import { dbhookSessions, newestMajor, ownersOf, unique, waitForNoDbhookSessions } from './helpers.ts'
+import { databaseOwners } from '../support/postgres-catalog.ts'
+import { unique } from '../support/unique.ts'
+import { dbhookSessions, newestMajor, waitForNoDbhookSessions } from './helpers.ts'
 import { ms, quantile, ReliabilityReport } from './report.ts'
 
 const major = newestMajor()
@@ -41,7 +43,7 @@ describe(`PostgreSQL ${major}: a soak`, () => {
         }
       }
       const total = Date.now() - started
-      expect(await ownersOf(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
+      expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
       const backendsAfter = (await server.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity')).at(0)?.n
       expect(backendsAfter).toBe(backendsBefore)
       return {

@@ -1,15 +1,10 @@
-import { createHash, createHmac, pbkdf2Sync } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
 import { configRules } from '../../src/config-rules.ts'
 import { eventTriggerStatements } from '../../src/engines/postgres/postgres-event-trigger.ts'
-import { md5Verifier, saslPrep, scramSha256Verifier } from '../../src/engines/postgres/postgres-password.ts'
-import { checkPrivileges } from '../../src/engines/postgres/postgres-privileges.ts'
-import type { AdminFacts } from '../../src/engines/postgres/postgres-inspect.ts'
+import { scramSha256Verifier } from '../../src/engines/postgres/postgres-password.ts'
 import { postgresScript } from '../../src/engines/postgres/postgres-script.ts'
 import { alterOwnerSql, createDatabaseSql, createRoleSql, grantMembershipSql, loggableSql, revokeMembershipSql } from '../../src/engines/postgres/postgres-statements.ts'
-import { desiredState, planChanges } from '../../src/plan.ts'
-import { postgresCapabilities } from '../../src/engines/postgres/postgres-capabilities.ts'
 
 describe('SQL text', () => {
   test('identifiers are quoted by pg and keep their case and quotes', () => {
@@ -55,62 +50,5 @@ describe('SQL text', () => {
     expect(script).not.toContain('hunter2')
     expect(script).toContain(`SELECT 'CREATE DATABASE "dex" OWNER "openzro"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'dex')\\gexec`)
     expect(script).toContain(`WHERE datname = 'it''s'`)
-  })
-})
-
-describe('password verifiers', () => {
-  test('the SCRAM-SHA-256 verifier follows RFC 7677 for a known salt', () => {
-    const salt = Buffer.from('0123456789abcdef')
-    const salted = pbkdf2Sync('pencil', salt, 4096, 32, 'sha256')
-    const stored = createHash('sha256').update(createHmac('sha256', salted).update('Client Key').digest()).digest('base64')
-    const server = createHmac('sha256', salted).update('Server Key').digest('base64')
-    expect(scramSha256Verifier('pencil', salt)).toBe(`SCRAM-SHA-256$4096:${salt.toString('base64')}$${stored}:${server}`)
-  })
-
-  test('md5 is md5(password || role) as PostgreSQL stores it', () => {
-    expect(md5Verifier('secret', 'alice')).toBe(`md5${createHash('md5').update('secretalice').digest('hex')}`)
-  })
-
-  test('SASLprep keeps ASCII as is and normalizes other text', () => {
-    expect(saslPrep('Pa ss\t!')).toBe('Pa ss\t!')
-    expect(saslPrep('I\u00ADX')).toBe('IX')
-    expect(saslPrep('\u2168')).toBe('IX')
-  })
-})
-
-describe('privilege check', () => {
-  const facts = (over: Partial<AdminFacts>): AdminFacts => ({
-    user: 'provisioner',
-    major: 16,
-    passwordEncryption: 'scram-sha-256',
-    superuser: false,
-    createdb: true,
-    createrole: false,
-    mayCreateEventTriggers: false,
-    extensions: new Map(),
-    roles: new Map(),
-    ...over,
-  })
-  const config = loadConfig({ DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_DATABASES: 'dex' }, 'apply', { rules: configRules })
-  const fresh = planChanges(desiredState(config, postgresCapabilities), { roles: new Map(), databases: new Map() })
-
-  test('CREATEDB alone can neither create the owner role nor create databases it owns', () => {
-    expect(checkPrivileges(fresh.steps, facts({})).problems).toEqual([
-      'cannot create role "openzro": "provisioner" lacks CREATEROLE',
-      expect.stringContaining('"provisioner" needs SET ROLE "openzro"'),
-    ])
-  })
-
-  test('CREATEROLE lends itself the owner it creates, on 16+', () => {
-    expect(checkPrivileges(fresh.steps, facts({ createrole: true }))).toEqual({ problems: [], temporaryMemberships: ['openzro'] })
-  })
-
-  test('a superuser needs nothing lent', () => {
-    expect(checkPrivileges(fresh.steps, facts({ superuser: true, createdb: false }))).toEqual({ problems: [], temporaryMemberships: [] })
-  })
-
-  test('without CREATEDB no database can be created', () => {
-    const problems = checkPrivileges(fresh.steps, facts({ createdb: false, createrole: true })).problems
-    expect(problems).toEqual(['cannot create database "dex": "provisioner" lacks CREATEDB'])
   })
 })

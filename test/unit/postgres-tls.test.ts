@@ -68,12 +68,12 @@ describe('the attempts each sslmode makes, as libpq makes them', () => {
 
   test('a client certificate goes with every TLS attempt and never with plaintext', () => {
     const material: TlsMaterial = { system: false, cert: 'CERT', key: 'KEY' }
-    for (const mode of ['allow', 'prefer', 'require'] as const) {
-      for (const attempt of tlsAttempts(mode, material, 'db')) {
-        if (attempt.encrypted) expect(attempt.options).toMatchObject({ cert: 'CERT', key: 'KEY' })
-        else expect(attempt).toEqual({ encrypted: false })
-      }
-    }
+    const shape = (mode: SslMode) =>
+      tlsAttempts(mode, material, 'db').map((attempt) => (attempt.encrypted ? { encrypted: true, cert: attempt.options.cert, key: attempt.options.key } : attempt))
+    const tls = { encrypted: true, cert: 'CERT', key: 'KEY' }
+    expect(shape('allow')).toEqual([{ encrypted: false }, tls])
+    expect(shape('prefer')).toEqual([tls, { encrypted: false }])
+    expect(shape('require')).toEqual([tls])
   })
 })
 
@@ -124,14 +124,12 @@ describe('TLS failures say which thing failed', () => {
 
   test.each([noTls, untrusted, wrongName, needsClientCert, unknownClientCa])('%s ends the wait with exit 77', (error) => {
     const verdict = classifyPostgresConnectError(error, { user: 'app', database: 'postgres', variable: 'DBHOOK_ADMIN_PASSWORD' })
-    expect(verdict.retry).toBe(false)
-    if (!verdict.retry) expect(verdict.error.exitCode).toBe(77)
+    expect(verdict).toMatchObject({ retry: false, error: { exitCode: 77 } })
   })
 
   test('a pg_hba refusal of plaintext says that no line allows the role without TLS', () => {
     const verdict = classifyPostgresConnectError(hbaNoEncryption, { user: 'app', database: 'postgres', variable: 'DBHOOK_ADMIN_PASSWORD' })
-    expect(verdict).toMatchObject({ retry: false, error: { exitCode: 77 } })
-    if (!verdict.retry) expect(verdict.error.message).toContain('no pg_hba.conf line allows this role without TLS')
+    expect(verdict).toMatchObject({ retry: false, error: { exitCode: 77, message: expect.stringContaining('no pg_hba.conf line allows this role without TLS') } })
   })
 })
 

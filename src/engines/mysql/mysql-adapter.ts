@@ -6,6 +6,7 @@ import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '
 import { applyMysqlPlan } from './mysql-apply.ts'
 import { mysqlCapabilities } from './mysql-capabilities.ts'
 import { closeMysql, connectMysql, connectMysqlWithWait } from './mysql-connect.ts'
+import { MysqlErrno } from './mysql-errno.ts'
 import { serverErrno } from './mysql-errors.ts'
 import { inspectMysql, type MysqlFacts } from './mysql-inspect.ts'
 import { mysqlPrivilegeProblems, parseAdminGrants } from './mysql-privileges.ts'
@@ -31,7 +32,7 @@ class MysqlSession implements AdminSession<MysqlFacts> {
       const [rows] = await this.connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS acquired', [lockName, seconds])
       acquired = rows[0]?.acquired
     } catch (error) {
-      if (serverErrno(error) === 1235) {
+      if (serverErrno(error) === MysqlErrno.notSupportedYet) {
         context.log.warn('the server refuses GET_LOCK (Galera cluster, error 1235): continuing without the provisioning lock; every statement dbhook runs is idempotent')
         return
       }
@@ -72,7 +73,7 @@ class MysqlSession implements AdminSession<MysqlFacts> {
       desired.roles,
       config.admin.user,
       async (role) => closeMysql(await connectMysql(config, this.tls, { user: role.name, password: role.password }, config.connectTimeoutMs, log)),
-      (error) => serverErrno(error) === 1045,
+      (error) => serverErrno(error) === MysqlErrno.accessDenied,
       log,
     )
   }

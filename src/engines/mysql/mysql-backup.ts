@@ -9,6 +9,7 @@ import { findTool, runTool } from '../../backup/backup-process.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { RunContext } from '../engine.ts'
 import { closeMysql, connectMysqlWithWait } from './mysql-connect.ts'
+import { MysqlErrno } from './mysql-errno.ts'
 import { serverErrno } from './mysql-errors.ts'
 import { checkCharset, createDatabaseSql, grantOwnerSql, grantPattern, quoteAccount, quoteIdentifier } from './mysql-statements.ts'
 import { readMysqlTlsMaterial } from './mysql-tls.ts'
@@ -125,7 +126,7 @@ export async function mysqlBackupEngine(context: RunContext): Promise<BackupEngi
             await connection
               .query(`REVOKE ALL PRIVILEGES ON ${quoteIdentifier(grantPattern(name))}.* FROM ${quoteAccount({ user: config.owner.name, host: config.mysql.userHost })}`)
               .catch((error: unknown) => {
-                if (serverErrno(error) !== 1141) throw error // 1141: there was no such grant
+                if (serverErrno(error) !== MysqlErrno.nonexistingGrant) throw error
               })
           }
         },

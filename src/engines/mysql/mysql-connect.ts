@@ -7,28 +7,26 @@ import type { Config } from '../../config/config.ts'
 import type { Logger } from '../../log.ts'
 import { connectWithRetry } from '../../wait.ts'
 import { trackConnection } from '../connections.ts'
+import { errorCode } from '../driver-errors.ts'
+import { type SessionTransport, tlsProtocol } from '../session-transport.ts'
 import type { RunContext } from '../engine.ts'
-import { classifyMysqlConnectError, errorCode, serverErrno } from './mysql-errors.ts'
+import { MysqlErrno } from './mysql-errno.ts'
+import { classifyMysqlConnectError, serverErrno } from './mysql-errors.ts'
 import { sessionSqlMode } from './mysql-statements.ts'
 import { describeMysqlTlsFailure, isNoTlsError, mysqlTlsPlan, type MysqlTlsAttempt, type MysqlTlsMaterial } from './mysql-tls.ts'
 
-export type MysqlConnection = mysql.Connection
-
-export interface MysqlLogin {
+interface MysqlLogin {
   readonly user: string
   readonly password?: string
 }
 
-/** What a connection's transport turned out to be, for the log line after connecting. */
-export interface SessionTransport {
-  readonly encrypted: boolean
-  readonly protocol?: string
-  readonly serverVerified: boolean
+/** The connection's transport, and whether a password went out under a key the server sent unauthenticated. */
+interface MysqlTransport extends SessionTransport {
   /** caching_sha2_password sent the password RSA-encrypted with a key the server handed over unauthenticated. */
   readonly fetchedServerKey: boolean
 }
 
-const transports = new WeakMap<mysql.Connection, SessionTransport>()
+const transports = new WeakMap<mysql.Connection, MysqlTransport>()
 
 /**
  * Opens one authenticated connection, making the attempts the DBHOOK_SSLMODE word asks for in order. Each
@@ -74,8 +72,7 @@ export async function connectMysql(config: Config, material: MysqlTlsMaterial, l
           throw Object.assign(new Error(mismatch.message), { code: 'HANDSHAKE_SSL_ERROR' })
         }
       }
-      const protocol = attempt.encrypted && typeof stream.getProtocol === 'function' ? (stream.getProtocol() ?? undefined) : undefined
-      transports.set(connection, { encrypted: attempt.encrypted, protocol, serverVerified: attempt.encrypted && attempt.verified, fetchedServerKey })
+      transports.set(connection, { encrypted: attempt.encrypted, protocol: tlsProtocol(attempt.encrypted, stream), serverVerified: attempt.encrypted && attempt.verified, fetchedServerKey })
       await connection.query(sessionSqlMode).catch(async (error: unknown) => {
         await closeMysql(connection)
         throw error
@@ -115,7 +112,7 @@ function worthFallingBack(attempt: MysqlTlsAttempt, error: unknown): boolean {
       return describeMysqlTlsFailure(error) !== undefined
     case 'denied':
       // An account with REQUIRE SSL is refused over plaintext with the same 1045 as a wrong password.
-      return serverErrno(error) === 1045
+      return serverErrno(error) === MysqlErrno.accessDenied
     default:
       return false
   }
@@ -123,10 +120,10 @@ function worthFallingBack(attempt: MysqlTlsAttempt, error: unknown): boolean {
 
 // Report the TLS failure rather than what the plaintext attempt after it said: it is the one to fix.
 function pickError(first: unknown, last: unknown): unknown {
-  return describeMysqlTlsFailure(first) && serverErrno(last) === 1045 ? first : last
+  return describeMysqlTlsFailure(first) && serverErrno(last) === MysqlErrno.accessDenied ? first : last
 }
 
-export function describeTransport(connection: mysql.Connection): SessionTransport {
+function describeTransport(connection: mysql.Connection): MysqlTransport {
   return transports.get(connection) ?? { encrypted: false, serverVerified: false, fetchedServerKey: false }
 }
 

@@ -4,6 +4,7 @@ import { mysqlCapabilities } from './mysql-capabilities.ts'
 import { mysqlSpecOf } from './mysql-items.ts'
 import { checkCharset, createDatabaseSql, createUserStatement, quoteAccount, quoteString, sessionSqlMode } from './mysql-statements.ts'
 import { dbhookVersion } from '../../version.ts'
+import { commentText } from '../sql-comment.ts'
 
 /**
  * The idempotent SQL a DBA runs by hand with the mariadb or mysql client for this configuration. It carries no
@@ -45,7 +46,3 @@ export function mysqlScript(config: Config): string {
   return `${lines.join('\n')}\n`
 }
 
-/** A key as comment text: one with a line break or another control character would end the comment early. */
-function commentText(text: string): string {
-  return /\p{Cc}/u.test(text) ? JSON.stringify(text) : text
-}

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import type { TlsSettings } from '../../config/config.ts'
-import { DbhookError, ExitCode } from '../../errors.ts'
 import { untrustedCertificateCodes } from '../tls-codes.ts'
+import { readTlsFile, type UnreadableWording } from '../tls-files.ts'
 
 /** The TLS material read from disk once per run. `ca` undefined means Node's trusted roots. */
 export interface MysqlTlsMaterial {
@@ -11,7 +10,7 @@ export interface MysqlTlsMaterial {
 }
 
 /** The subset of mysql2's `ssl` options dbhook sets. */
-export interface MysqlSslOptions {
+interface MysqlSslOptions {
   readonly ca?: string
   readonly cert?: string
   readonly key?: string
@@ -24,7 +23,7 @@ export type MysqlTlsAttempt =
   | { readonly encrypted: false; readonly fallBackWhen?: 'denied' }
   | { readonly encrypted: true; readonly ssl: MysqlSslOptions; readonly verified: boolean; readonly fallBackWhen?: 'no-tls' | 'tls-failed' }
 
-export interface MysqlTlsPlan {
+interface MysqlTlsPlan {
   readonly attempts: readonly MysqlTlsAttempt[]
   /** Said once per run when the mode ignores a given CA, as MySQL's own client warns. */
   readonly warning?: string
@@ -35,20 +34,15 @@ export interface MysqlTlsPlan {
  * `system` means Node's trusted roots, which is what mysql2 uses when no CA is given.
  */
 export function readMysqlTlsMaterial(settings: TlsSettings): MysqlTlsMaterial {
-  const read = (variable: string, path: string) => {
-    try {
-      return readFileSync(path, 'utf8')
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'error'
-      throw new DbhookError(`${variable}: cannot read ${JSON.stringify(path)} (${code})`, ExitCode.config, { cause: error })
-    }
-  }
+  const read = (variable: string, path: string) => readTlsFile(variable, path, unreadable)
   return {
     ca: settings.rootCert && settings.rootCert !== 'system' ? read('DBHOOK_SSLROOTCERT', settings.rootCert) : undefined,
     cert: settings.cert ? read('DBHOOK_SSLCERT', settings.cert) : undefined,
     key: settings.key ? read('DBHOOK_SSLKEY', settings.key) : undefined,
   }
 }
+
+const unreadable: UnreadableWording = (variable, path, code) => `${variable}: cannot read ${JSON.stringify(path)} (${code})`
 
 /**
  * The attempts each DBHOOK_SSLMODE word makes, with the meaning its own client gives it (docs/mysql.md has the

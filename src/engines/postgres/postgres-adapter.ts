@@ -8,7 +8,9 @@ import type { AdminSession, EngineAdapter, EngineInspection, RunContext } from '
 import { applyPostgresPlan } from './postgres-apply.ts'
 import { connectPostgres, connectWithWait, type ChosenSession } from './postgres-connect.ts'
 import { postgresCapabilities } from './postgres-capabilities.ts'
-import { connectionLoss, errorCode } from './postgres-errors.ts'
+import { errorCode } from '../driver-errors.ts'
+import { connectionLoss } from './postgres-errors.ts'
+import { SqlState } from './postgres-sqlstate.ts'
 import { inspectServer, type AdminFacts } from './postgres-inspect.ts'
 import { inspectDatabaseItems } from './postgres-item-presence.ts'
 import { takeProvisioningLock, type HeldLock } from './postgres-lock.ts'
@@ -87,7 +89,7 @@ class PostgresSession implements AdminSession<AdminFacts> {
   }
 
   private lostError(): Error {
-    return Object.assign(new Error(`Connection terminated: ${this.lost}`), { code: '08006' })
+    return Object.assign(new Error(`Connection terminated: ${this.lost}`), { code: SqlState.connectionFailure })
   }
 
   /**
@@ -145,7 +147,7 @@ class PostgresSession implements AdminSession<AdminFacts> {
         const client = await connectPostgres(config, this.tls, { user: role.name, password: role.password, database: config.admin.database }, this.endpoint, config.connectTimeoutMs, log)
         await client.end().catch(() => undefined)
       },
-      (error) => errorCode(error) === '28P01',
+      (error) => errorCode(error) === SqlState.invalidPassword,
       log,
     )
   }

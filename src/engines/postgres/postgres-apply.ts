@@ -3,7 +3,9 @@ import { runBounded } from '../../concurrency.ts'
 import type { Logger } from '../../log.ts'
 import { describeStep, type DesiredDatabase, type PlanResult, type Step } from '../../plan.ts'
 import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
-import { errorCode, stepError } from './postgres-errors.ts'
+import { errorCode } from '../driver-errors.ts'
+import { stepError } from './postgres-errors.ts'
+import { SqlState } from './postgres-sqlstate.ts'
 import type { AdminFacts } from './postgres-inspect.ts'
 import { itemNames, specOf } from './postgres-items.ts'
 import { withLentMemberships } from './postgres-lending.ts'
@@ -217,7 +219,7 @@ async function createDatabase(client: pg.Client, execute: (sql: string) => Promi
     return true
   } catch (error) {
     const code = errorCode(error)
-    const duplicate = code === '42P04' || (code === '23505' && /pg_database_datname_index/.test((error as Error).message))
+    const duplicate = code === SqlState.duplicateDatabase || (code === SqlState.uniqueViolation && /pg_database_datname_index/.test((error as Error).message))
     if (!duplicate) throw error
     log.info(`database ${JSON.stringify(name)} was created by someone else meanwhile (${code}); checking its owner`)
     return false

@@ -5,20 +5,20 @@ import { describeHost } from '../../config/hosts.ts'
 import type { Logger } from '../../log.ts'
 import { connectWithRetry, type ConnectVerdict } from '../../wait.ts'
 import { trackConnection } from '../connections.ts'
+import { errorCode } from '../driver-errors.ts'
 import type { RunContext } from '../engine.ts'
-import { classifyPostgresConnectError, errorCode, NoSuitableHostError } from './postgres-errors.ts'
+import { type SessionTransport, tlsProtocol } from '../session-transport.ts'
+import { classifyPostgresConnectError, NoSuitableHostError } from './postgres-errors.ts'
 import { reportedError, tlsAttempts, worthTheNextAttempt, type TlsMaterial, type Verification } from './postgres-tls.ts'
 
-export type PgClient = pg.Client
-
-export interface LoginSpec {
+interface LoginSpec {
   readonly user: string
   readonly password?: string
   readonly database: string
 }
 
 /** What a server said about the session it gave: a standby is in recovery; read-only is what a new transaction is. */
-export interface ServerRole {
+interface ServerRole {
   readonly inRecovery: boolean
   readonly readOnly: boolean
 }
@@ -182,24 +182,18 @@ async function connectToTarget(
   throw new NoSuitableHostError(`${states.join('; ')}; DBHOOK_TARGET_SESSION_ATTRS=${attrs}`)
 }
 
-/** What the session's transport is, for the log line after connecting. */
-export interface SessionTransport {
-  readonly encrypted: boolean
-  /** `TLSv1.3`, or undefined for plaintext. */
-  readonly protocol?: string
-  /** The server's certificate chain was verified against DBHOOK_SSLROOTCERT (or the system store). */
-  readonly serverVerified: boolean
+/** The session's transport, and how much of the server's identity its TLS checked. */
+interface PostgresTransport extends SessionTransport {
   readonly verification: Verification
 }
 
-export function describeSession(client: pg.Client): SessionTransport {
+function describeSession(client: pg.Client): PostgresTransport {
   const info = sessions.get(client) ?? { encrypted: false, verification: 'none' }
   const socket = (client as unknown as { connection?: { stream?: Partial<TLSSocket> } }).connection?.stream
-  const protocol = info.encrypted && typeof socket?.getProtocol === 'function' ? (socket.getProtocol() ?? undefined) : undefined
-  return { encrypted: info.encrypted, protocol, serverVerified: info.verification !== 'none', verification: info.verification }
+  return { encrypted: info.encrypted, protocol: tlsProtocol(info.encrypted, socket), serverVerified: info.verification !== 'none', verification: info.verification }
 }
 
-function transportWords(session: SessionTransport): string {
+function transportWords(session: PostgresTransport): string {
   if (!session.encrypted) return 'without encryption'
   const checked = session.verification === 'none' ? 'server not verified' : `verified: ${session.verification}`
   return `over ${session.protocol ?? 'TLS'} (${checked})`
@@ -209,7 +203,7 @@ function transportWords(session: SessionTransport): string {
  * What the wait is for, in its messages: `PostgreSQL at db:5432` for one host, and with several what kind of
  * session it looks for: `a read-write session of PostgreSQL at db-0:5432, db-1:5432`.
  */
-export function describeTarget(config: Config): string {
+function describeTarget(config: Config): string {
   const at = `PostgreSQL at ${config.hosts.map(describeHost).join(', ')}`
   if (config.hosts.length === 1 && config.targetSessionAttrs === 'read-write') return at
   const kinds: Record<TargetSessionAttrs, string> = {

@@ -1,24 +1,34 @@
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { ConnectVerdict } from '../../wait.ts'
+import { permanent, stepFailure, unreachableCodes } from '../driver-errors.ts'
+import { SqlState, SqlStatePrefix } from './postgres-sqlstate.ts'
 import { describeTlsFailure, type TlsFailureContext } from './postgres-tls.ts'
 
+// The SQLSTATE or Node error code (pg's messages never hold passwords).
+
 /** SQLSTATEs that mean "not yet": the server is starting, full, or restarting. */
-const transientStates = new Set(['57P03', '53300', '57P01', '57P02', '57P05', '08000', '08001', '08003', '08004', '08006'])
-const transientNodeCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT'])
+const transientStates: ReadonlySet<string> = new Set([
+  SqlState.cannotConnectNow,
+  SqlState.tooManyConnections,
+  SqlState.adminShutdown,
+  SqlState.crashShutdown,
+  SqlState.idleSessionTimeout,
+  SqlState.connectionException,
+  SqlState.unableToEstablishConnection,
+  SqlState.connectionDoesNotExist,
+  SqlState.serverRejectedConnection,
+  SqlState.connectionFailure,
+])
+// ENOENT: a Unix socket path that does not exist yet.
+const transientNodeCodes: ReadonlySet<string> = new Set([...unreachableCodes, 'ENOENT'])
 
 interface PgLikeError {
   code?: string
   message?: string
-  severity?: string
 }
 
 /** No listed host gave a session DBHOOK_TARGET_SESSION_ATTRS accepts; the message names each host's state. */
 export class NoSuitableHostError extends Error {}
-
-/** The SQLSTATE or Node error code, and a message without secrets (pg's messages never hold passwords). */
-export function errorCode(error: unknown): string | undefined {
-  return (error as PgLikeError)?.code
-}
 
 /**
  * Decides whether a failed connection attempt is worth another try. Authentication, a missing database and
@@ -33,23 +43,23 @@ export function classifyPostgresConnectError(
   const code = err?.code
   const message = err?.message ?? String(error)
   if (error instanceof NoSuitableHostError) return { retry: true, reason: message }
-  if (code === '28P01') {
+  if (code === SqlState.invalidPassword) {
     return permanent(`password authentication failed for role ${JSON.stringify(who.user)}: check ${who.variable}`, ExitCode.noPermission, error)
   }
-  if (code === '28000') {
+  if (code === SqlState.invalidAuthorization) {
     const tlsFailure = describeTlsFailure(error, tls)
     if (tlsFailure) return permanent(tlsFailure, ExitCode.noPermission, error)
     return permanent(`the server refused role ${JSON.stringify(who.user)}: ${message}${pgHbaHint(message)}`, ExitCode.noPermission, error)
   }
-  if (code === '3D000') {
+  if (code === SqlState.invalidCatalogName) {
     return permanent(`database ${JSON.stringify(who.database)} does not exist (DBHOOK_ADMIN_DATABASE names the database dbhook connects to)`, ExitCode.config, error)
   }
-  if (code === '42501') {
+  if (code === SqlState.insufficientPrivilege) {
     return permanent(`role ${JSON.stringify(who.user)} may not connect: ${message}`, ExitCode.noPermission, error)
   }
   // PgBouncer refuses a login with 08P01, not 28P01, whether the password is wrong or the role is not in its
   // auth_file: as permanent as the server's own refusal.
-  if (code === '08P01' && /(SASL|password) authentication failed|no such user/i.test(message)) {
+  if (code === SqlState.protocolViolation && /(SASL|password) authentication failed|no such user/i.test(message)) {
     return permanent(
       `the connection pooler refused role ${JSON.stringify(who.user)} (${message}): check ${who.variable}, and that the pooler knows the role (PgBouncer: auth_file or auth_query)`,
       ExitCode.noPermission,
@@ -63,7 +73,7 @@ export function classifyPostgresConnectError(
   if (/Connection terminated|timeout expired|Connection ended|socket hang up/i.test(message)) {
     return { retry: true, reason: message }
   }
-  if (code?.startsWith('08') || code?.startsWith('57P')) return { retry: true, reason: `${code} ${message}` }
+  if (code?.startsWith(SqlStatePrefix.connectionException) || code?.startsWith(SqlStatePrefix.serverEndedSession)) return { retry: true, reason: `${code} ${message}` }
   return permanent(`cannot connect as ${JSON.stringify(who.user)}: ${code ? `${code} ` : ''}${message}`, ExitCode.failed, error)
 }
 
@@ -81,23 +91,25 @@ function pgHbaHint(message: string): string {
   return ''
 }
 
-function permanent(message: string, exitCode: ExitCode, cause: unknown): ConnectVerdict {
-  return { retry: false, error: new DbhookError(message, exitCode, { cause }) }
-}
-
 /** Wraps an error raised while applying a step: privilege errors exit 77, the rest 1. */
 export function stepError(what: string, error: unknown): DbhookError {
-  if (error instanceof DbhookError) return error
   const err = error as PgLikeError
-  const code = err?.code
-  const exitCode = code === '42501' ? ExitCode.noPermission : ExitCode.failed
-  return new DbhookError(`${what} failed: ${code ? `${code} ` : ''}${err?.message ?? String(error)}`, exitCode, { cause: error })
+  return stepFailure(what, error, { code: err?.code, message: err?.message ?? String(error), denied: err?.code === SqlState.insufficientPrivilege })
 }
 
 // A session the server ended (shutdown, restart, crash, failover) or a socket that broke: the work can be
 // redone on a new connection. 25006: the server became read-only under the session (a primary demoted).
-const lostStates = new Set(['57P01', '57P02', '57P03', '57P05', '08000', '08003', '08006', '25006'])
-const lostNodeCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
+const lostStates: ReadonlySet<string> = new Set([
+  SqlState.adminShutdown,
+  SqlState.crashShutdown,
+  SqlState.cannotConnectNow,
+  SqlState.idleSessionTimeout,
+  SqlState.connectionException,
+  SqlState.connectionDoesNotExist,
+  SqlState.connectionFailure,
+  SqlState.readOnlyTransaction,
+])
+const lostNodeCodes: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
 // PgBouncer relays a server that went away mid-transaction as 08P01 with the server's own words.
 const lostMessages = /terminating connection due to administrator command|Connection terminated|server conn crashed|server closed the connection unexpectedly|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|connection is closed|socket hang up|timeout expired/i
 

@@ -4,10 +4,11 @@ import type { HostPort } from '../../config/config.ts'
 import { describeHost } from '../../config/hosts.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { RunContext } from '../engine.ts'
-import { errorCode } from './postgres-errors.ts'
+import { errorCode } from '../driver-errors.ts'
+import { SqlState } from './postgres-sqlstate.ts'
 
 /** Advisory lock key shared by every dbhook run: the bytes of "dbhook" as a bigint. */
-export const lockKey = '110373821706091'
+const lockKey = '110373821706091'
 
 /**
  * How the provisioning lock is held. `session`: pg_advisory_lock on the admin connection itself, when the server
@@ -130,7 +131,7 @@ async function sessionLock(client: pg.Client, context: RunContext): Promise<void
     await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey])
     await client.query('RESET lock_timeout')
   } catch (error) {
-    if (errorCode(error) === '55P03') throw heldTooLong(error)
+    if (errorCode(error) === SqlState.lockNotAvailable) throw heldTooLong(error)
     throw error
   }
 }

@@ -18,7 +18,7 @@ const { escapeIdentifier: id, escapeLiteral: literal } = pg
  * - `lent`: the admin may grant the owner (CREATEROLE) but not act as it: it lends itself the owner for the run
  *   through a role of its own, which `release` drops (see `lendOwner`).
  */
-export type OwnerMode = 'self' | 'set-role' | 'owner-login' | 'lent'
+type OwnerMode = 'self' | 'set-role' | 'owner-login' | 'lent'
 
 export interface OwnerAccess {
   readonly mode: OwnerMode
@@ -41,7 +41,7 @@ const lendingPrefix = 'dbhook_lent_'
 /** Session advisory lock key that marks a lending's run as alive, in the admin database. */
 const liveKey = 'hashtextextended($1, 0)'
 
-export interface LendingContext {
+interface LendingContext {
   readonly client: pg.Client
   readonly facts: AdminFacts
   readonly context: RunContext

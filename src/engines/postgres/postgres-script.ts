@@ -4,6 +4,7 @@ import { postgresCapabilities } from './postgres-capabilities.ts'
 import { itemNames, specOf } from './postgres-items.ts'
 import { alterOwnerSql, createDatabaseSql, createRoleSql, quoteIdentifier, quoteLiteral } from './postgres-statements.ts'
 import { dbhookVersion } from '../../version.ts'
+import { commentText } from '../sql-comment.ts'
 
 /**
  * The idempotent SQL a DBA runs by hand with psql for this configuration (`\gexec` runs each generated
@@ -43,10 +44,6 @@ export function postgresScript(config: Config): string {
   return `${lines.join('\n')}\n`
 }
 
-/** A key or name for a -- comment: a line break in it must not end the comment and start SQL. */
-function commentText(text: string): string {
-  return /\p{Cc}/u.test(text) ? JSON.stringify(text) : text
-}
 
 /**
  * The registry's statements for each item of one database, in apply's order: those apply runs as the owner under

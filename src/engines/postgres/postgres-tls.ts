@@ -1,10 +1,12 @@
 import { X509Certificate } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { checkServerIdentity, createSecureContext, getCACertificates, type ConnectionOptions } from 'node:tls'
 import type { SslMode, TlsSettings } from '../../config/config.ts'
 import { DbhookError, ExitCode } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
 import { untrustedCertificateCodes } from '../tls-codes.ts'
+import { readTlsFile, type UnreadableWording } from '../tls-files.ts'
+import { SqlState } from './postgres-sqlstate.ts'
 
 /** The TLS material read from disk once per run. */
 export interface TlsMaterial {
@@ -66,14 +68,8 @@ export function readTlsMaterial(settings: TlsSettings, log: Logger): TlsMaterial
   return { ca, system, cert, key }
 }
 
-function readTextFile(variable: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error'
-    throw new DbhookError(`file unreadable: ${variable} ${JSON.stringify(path)} cannot be read (${code})`, ExitCode.config, { cause: error })
-  }
-}
+const unreadable: UnreadableWording = (variable, path, code) => `file unreadable: ${variable} ${JSON.stringify(path)} cannot be read (${code})`
+const readTextFile = (variable: string, path: string) => readTlsFile(variable, path, unreadable)
 
 const pemCertificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
@@ -146,14 +142,13 @@ export function tlsAttempts(mode: SslMode, material: TlsMaterial, host: string):
 }
 
 /** What went wrong with TLS, in the words an operator fixes it by. */
-export type TlsFailureKind = 'server has no TLS' | 'certificate not trusted' | 'hostname mismatch' | 'client certificate refused' | 'TLS negotiation failed'
+type TlsFailureKind = 'server has no TLS' | 'certificate not trusted' | 'hostname mismatch' | 'client certificate refused' | 'TLS negotiation failed'
 
-export interface TlsFailure {
+interface TlsFailure {
   readonly kind: TlsFailureKind
   /** A sentence that starts with `kind` and says what to check. */
   readonly message: string
 }
-
 
 // The server's side of mTLS: a TLS alert about our certificate, or PostgreSQL's own refusal after the handshake.
 const clientCertificateAlert = /alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate expired|certificate revoked|unsupported certificate|access denied)/i
@@ -243,5 +238,5 @@ export function reportedError(errors: readonly unknown[]): unknown {
 // "SSL off" / "SSL on" (up to 13).
 function refusesTransport(error: unknown): boolean {
   const message = (error as Error | undefined)?.message ?? ''
-  return sqlState(error) === '28000' && /pg_hba\.conf/.test(message) && /(no encryption|SSL encryption|GSS encryption|SSL off|SSL on)$/.test(message)
+  return sqlState(error) === SqlState.invalidAuthorization && /pg_hba\.conf/.test(message) && /(no encryption|SSL encryption|GSS encryption|SSL off|SSL on)$/.test(message)
 }

@@ -1,5 +1,6 @@
-import { DbhookError, ExitCode } from '../../errors.ts'
+import { ExitCode } from '../../errors.ts'
 import type { ConnectVerdict } from '../../wait.ts'
+import { permanent } from '../driver-errors.ts'
 
 /** gRPC status codes the Spanner admin API answers with (grpc/status.h). */
 export const Status = {
@@ -46,7 +47,7 @@ export function grpcCode(error: unknown): number | undefined {
 }
 
 /** `UNAVAILABLE: No connection established…`: the status name and the server's own text. */
-export function describeGrpcError(error: unknown): string {
+function describeGrpcError(error: unknown): string {
   const err = error as GrpcLikeError
   const code = grpcCode(error)
   const details = typeof err?.details === 'string' && err.details !== '' ? err.details : typeof err?.message === 'string' ? err.message : String(error)
@@ -101,8 +102,4 @@ export function classifySpannerError(error: unknown, call: SpannerCall): Connect
     return permanent(`cannot ${call.action}: no usable Google credentials were found; ${credentialsHint}. The library said: ${text}`, ExitCode.noPermission, error)
   }
   return permanent(`cannot ${call.action}: ${text}`, ExitCode.failed, error)
-}
-
-function permanent(message: string, exitCode: ExitCode, cause: unknown): ConnectVerdict {
-  return { retry: false, error: new DbhookError(message, exitCode, { cause }) }
 }
