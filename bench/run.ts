@@ -25,7 +25,8 @@ const outDir = quick ? join(repoRoot, '.cache/bench') : join(repoRoot, 'docs')
 const sizes = quick ? [4, 64] : [4, 64, 256]
 const rounds = (n: number) => (quick ? 1 : n >= 256 ? 3 : 5)
 const lagRounds = quick ? 2 : 5
-const startupRounds = quick ? 10 : 40
+const startupRounds = quick ? 10 : 30
+const planRounds = quick ? 3 : 10
 const owner = 'bench_owner'
 // log_timezone and the prefix make the "ready to accept connections" line carry a UTC time to the millisecond.
 const serverConf = ["log_timezone = 'UTC'", "log_line_prefix = '%m [%p] '"]
@@ -47,8 +48,8 @@ function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
 }
 
-/** Runs a command under GNU time (for its peak RSS) and times it from spawn to exit. Fails on a non-zero exit. */
-async function timedRun(command: string, args: readonly string[], env: Record<string, string>, timeoutMs = 600_000): Promise<ToolRun> {
+/** Runs a command under GNU time (for its peak RSS) and times it from spawn to exit. Fails on any other exit code. */
+async function timedRun(command: string, args: readonly string[], env: Record<string, string>, timeoutMs = 600_000, exitCode = 0): Promise<ToolRun> {
   const scratch = await mkdtemp(join(tmpdir(), 'dbhook-bench-'))
   const rssFile = join(scratch, 'rss')
   try {
@@ -69,7 +70,7 @@ async function timedRun(command: string, args: readonly string[], env: Record<st
     const ms = performance.now() - started
     const exitedAt = performance.timeOrigin + performance.now()
     clearTimeout(timer)
-    if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`)
+    if (code !== exitCode) throw new Error(`${command} ${args.join(' ')} exited with ${code}\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`)
     const maxRssKiB = Number((await readFile(rssFile, 'utf8')).trim().split('\n').pop())
     return { ms, exitedAt, maxRssKiB, stdout }
   } finally {
@@ -291,6 +292,34 @@ export function startupTimes(): { dbhook: number[]; node: number[] } {
   return result
 }
 
+/** openZro's values (chart/ci/openzro-postgres-values.yaml): one user that provisions its four databases for itself. */
+const openZroDatabases = { management: 'openzro', flow: 'openzro_flow', activity: 'openzro_activity', dex: 'dex' }
+/** The largest peak of planRss() for the one-file build (main at 7ed180e, Node 24.21.0), before code splitting. */
+const planRssBeforeSplitKiB = 64_940
+
+/**
+ * Peak RSS (KiB) of `dbhook plan` for openZro's values against a server that is up and holds none of the databases
+ * yet, as before a first install: it connects, inspects and lists four creates (exit 2). Each run is checked.
+ */
+export async function planRss(): Promise<number[]> {
+  const server = await startPostgres(18, { conf: serverConf })
+  try {
+    const password = `pw-${Math.random().toString(36).slice(2)}`
+    await server.query(`CREATE ROLE openzro LOGIN CREATEDB CREATEROLE PASSWORD '${password}'`)
+    const env = server.env('openzro', password, { DBHOOK_OWNER: 'openzro', DBHOOK_DATABASES: JSON.stringify(openZroDatabases), DBHOOK_TERMINATION_LOG: '/dev/null' })
+    const rss: number[] = []
+    for (let round = 0; round < planRounds; round += 1) {
+      const run = await timedRun(process.execPath, [dbhookBin, 'plan'], env, 60_000, 2)
+      const missing = Object.values(openZroDatabases).filter((name) => !run.stdout.includes(`create database \\"${name}\\" owned by \\"openzro\\"`))
+      if (missing.length > 0) throw new Error(`dbhook plan did not plan to create ${missing.join(', ')}:\n${run.stdout.slice(-2000)}`)
+      rss.push(run.maxRssKiB)
+    }
+    return rss
+  } finally {
+    await server.stop()
+  }
+}
+
 function requireTool(path: string, hint: string): void {
   if (spawnSync('sh', ['-c', `command -v ${path}`]).status !== 0) throw new Error(`${path} is missing: ${hint}`)
 }
@@ -336,6 +365,8 @@ async function runAll(benchStarted: number, loadBefore: number): Promise<void> {
 
   log('whole-process startup')
   const startup = startupTimes()
+  log('peak RSS of plan, openZro')
+  const plan = await planRss()
 
   const cases: CaseResult[] = []
   let postgresVersion = ''
@@ -403,7 +434,7 @@ async function runAll(benchStarted: number, loadBefore: number): Promise<void> {
   await mkdir(outDir, { recursive: true })
   // bench/kubernetes.ts writes its own section (it needs a cluster); a rewrite keeps it.
   const previous = extractSection(await readFile(join(outDir, 'benchmarks.md'), 'utf8').catch(() => ''), kubernetesSection)
-  const report = renderReport({ cases, lag, startup, postgresVersion, totalMs, load: [loadBefore, loadavg()[0] as number] })
+  const report = renderReport({ cases, lag, startup, plan, postgresVersion, totalMs, load: [loadBefore, loadavg()[0] as number] })
   const markdown = previous ? `${report.trimEnd()}\n\n${previous}\n` : report
   await writeFile(join(outDir, 'benchmarks.md'), markdown)
   await writeFile(join(outDir, 'benchmarks.svg'), renderChart('dbhook apply vs the psql loop, PostgreSQL 18', chartSeries(cases)))
@@ -439,11 +470,12 @@ function renderReport(input: {
   cases: readonly CaseResult[]
   lag: Record<Tool, LagRun[]>
   startup: { dbhook: number[]; node: number[] }
+  plan: readonly number[]
   postgresVersion: string
   totalMs: number
   load: readonly number[]
 }): string {
-  const { cases, lag, startup, postgresVersion, totalMs, load } = input
+  const { cases, lag, startup, plan, postgresVersion, totalMs, load } = input
   const rows: Row[] = []
   for (const c of cases) {
     const dbhookTimes = c.times.dbhook as number[]
@@ -498,6 +530,15 @@ function renderReport(input: {
     ratio: ratioText(startupRatio),
     target: '≤ 1.3× node -e 0',
     verdict: verdict(startupRatio.median <= 1.3),
+  })
+  const planPeak = summarize(plan)
+  rows.push({
+    label: `Peak RSS of \`dbhook plan\`, openZro's values, server up (${plan.length} runs)`,
+    dbhook: range(planPeak, mib),
+    peer: '—',
+    ratio: '—',
+    target: `≤ ${mib(planRssBeforeSplitKiB)} (one-file build)`,
+    verdict: verdict(planPeak.max <= planRssBeforeSplitKiB),
   })
   for (const c of cases.filter((c) => c.kind === 'create' && (c.n === 4 || c.n === 256))) {
     const own = summarize(c.rss.dbhook as number[])
@@ -571,6 +612,10 @@ function renderReport(input: {
     '  before the server was ready, counted with `strace -f --seccomp-bpf -e trace=connect` (only connect() stops',
     '  the process), divided by the time waited.',
     '- Startup: `node dist/dbhook.mjs --version` against `node -e 0`, alternating, spawned from Node.',
+    "- Peak RSS of plan: openZro's values (one user, `openzro`, CREATEDB and CREATEROLE, provisioning its four",
+    '  databases for itself) against a fresh server that is up and holds none of them: `dbhook plan` connects,',
+    '  inspects and lists four creates (exit 2), under GNU time. The target is the largest peak of the one-file',
+    '  build that embedded the Kubernetes client, measured the same way before code splitting replaced it.',
     '',
   ]
   return lines.join('\n')

@@ -1,9 +1,10 @@
-// Bundles the CLI into one ESM file, dist/dbhook.mjs: the package's bin and the only file the image ships.
+// Bundles the CLI into dist/: the entry dist/dbhook.mjs (the package's bin) and the chunks beside it that only some
+// commands load with import(). Whatever ships dbhook ships all of dist/.
 import { build } from 'esbuild'
 import { fileURLToPath } from 'node:url'
-import { appendFile, chmod, readFile, rename } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { builtinModules } from 'node:module'
-import { brotliCompressSync, constants as zlib } from 'node:zlib'
+import { basename, join } from 'node:path'
 
 // Modules the bundle replaces with small stand-ins (see scripts/stubs/ for why each is safe).
 const stubs = {
@@ -15,10 +16,10 @@ const stubs = {
   },
 }
 
-// In ESM output esbuild hoists `import ... from 'node:tls'` to the top of the bundle, so every start would load
-// TLS and crypto, even `dbhook --version`. Turning those imports into require() inside a CommonJS wrapper makes
-// them load with the module that needs them, when a command first uses it. Every built-in, with or without the
-// node: prefix: @kubernetes/client-node and undici import http, https, net, tls, dns and more at their top.
+// In ESM output esbuild hoists `import ... from 'node:tls'` to the top of the chunk, so loading the chunk that holds
+// pg would load TLS and crypto even for a run with sslmode disable. Turning those imports into require() inside a
+// CommonJS wrapper makes them load with the module that needs them, when a command first uses it. Every built-in,
+// with or without the node: prefix: @kubernetes/client-node and undici import http, https, net, tls, dns and more.
 const builtins = builtinModules.map((name) => name.replace(/^node:/, '').replace(/[/]/g, '\\/')).join('|')
 const lazyBuiltins = {
   name: 'dbhook-lazy-builtins',
@@ -34,65 +35,53 @@ const lazyBuiltins = {
 }
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+const outdir = fileURLToPath(new URL('../dist/', import.meta.url))
 
-// @kubernetes/client-node (with undici and its generated models) is three times the rest of the bundle, and V8 parsing
-// it would cost every start tens of milliseconds and megabytes. It is bundled on its own as CommonJS, compressed,
-// and appended to dist/dbhook.mjs as a comment, which the parser skips without keeping anything of it: embedded as a
-// string literal it still cost every start 2-3 MiB. src/kubernetes/kubernetes-client.ts reads it back from the
-// bundle's own file, decompresses and compiles it when first imported, which only a run that generates passwords does.
-const kubernetesClient = await build({
-  entryPoints: ['src/kubernetes/kubernetes-client.ts'],
+// Every import() in src/ is a split point: `dbhook --version` parses only the entry, a PostgreSQL run never the
+// MySQL driver, and only a run that generates passwords loads @kubernetes/client-node (with undici and its
+// generated models, nearly three times the rest of dbhook), from its own chunk kubernetes-secret-store-<hash>.mjs.
+const result = await build({
+  entryPoints: [{ in: 'src/cli.ts', out: 'dbhook' }],
+  outdir,
   write: false,
   bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node22',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-})
-const clientMarker = '//# dbhook-kubernetes-client='
-const packedClient = brotliCompressSync(kubernetesClient.outputFiles[0].contents, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }).toString('base64')
-const embedKubernetesClient = {
-  name: 'dbhook-embedded-kubernetes-client',
-  setup(build) {
-    build.onResolve({ filter: /\/kubernetes-client\.ts$/ }, (args) => ({ path: args.path, namespace: 'embedded-kubernetes-client' }))
-    build.onLoad({ filter: /.*/, namespace: 'embedded-kubernetes-client' }, () => ({
-      contents: [
-        // __dbhookUrl is the bundle's import.meta.url, set by the banner.
-        "const text = require('node:fs').readFileSync(new URL(__dbhookUrl), 'latin1')",
-        `const packed = text.slice(text.lastIndexOf(${JSON.stringify(clientMarker)}) + ${clientMarker.length}).trim()`,
-        "const source = require('node:zlib').brotliDecompressSync(Buffer.from(packed, 'base64')).toString('utf8')",
-        "const compiled = require('node:vm').compileFunction(source, ['exports', 'require', 'module'], { filename: 'dbhook-kubernetes-client.cjs' })",
-        'compiled(module.exports, require, module)',
-      ].join('\n'),
-      loader: 'js',
-    }))
-  },
-}
-
-await build({
-  entryPoints: ['src/cli.ts'],
-  // Written aside and renamed, so that a process starting meanwhile never reads a half-written file.
-  outfile: 'dist/.dbhook.mjs.tmp',
-  bundle: true,
+  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node22',
   minify: true,
   legalComments: 'none',
-  // pg and mysql2 are CommonJS and call require() for Node built-ins.
+  // .mjs, so that Node reads every file as ESM without a package.json beside it (the image has none).
+  outExtension: { '.js': '.mjs' },
+  // A content hash in every chunk's name: a rebuild never changes a file that a running dbhook may still import.
+  chunkNames: '[name]-[hash]',
+  // pg and mysql2 are CommonJS and call require() for Node built-ins; each chunk has its own module scope.
   banner: {
-    js: "#!/usr/bin/env node\nimport{createRequire as __dbhookRequire}from'node:module';const require=__dbhookRequire(import.meta.url),__dbhookUrl=import.meta.url;",
+    js: "import{createRequire as __dbhookRequire}from'node:module';const require=__dbhookRequire(import.meta.url);",
   },
   define: { DBHOOK_VERSION: JSON.stringify(pkg.version) },
   // pg-native is an optional peer of pg that dbhook never uses. Google's Spanner client reads its gRPC and
   // protobuf descriptors from files beside its own modules at run time (path.resolve(__dirname, '../protos')),
   // which a bundle cannot keep: it stays in node_modules and only the Spanner engine imports it.
   external: ['pg-native', '@google-cloud/spanner'],
-  plugins: [stubs, lazyBuiltins, embedKubernetesClient],
+  plugins: [stubs, lazyBuiltins],
   logLevel: 'warning',
 })
-await appendFile('dist/.dbhook.mjs.tmp', `\n${clientMarker}${packedClient}\n`)
-await chmod('dist/.dbhook.mjs.tmp', 0o755)
-await rename('dist/.dbhook.mjs.tmp', 'dist/dbhook.mjs')
+
+// Each file is written aside and renamed, the chunks before the entry that imports them, so that a process starting
+// meanwhile never reads a half-written file nor an entry whose chunks are missing. Chunks of earlier builds go last.
+const entry = join(outdir, 'dbhook.mjs')
+await mkdir(outdir, { recursive: true })
+const written = new Set()
+const files = [...result.outputFiles].sort((a, b) => Number(a.path === entry) - Number(b.path === entry))
+for (const file of files) {
+  const aside = join(outdir, `.${basename(file.path)}.tmp`)
+  const contents = file.path === entry ? Buffer.concat([Buffer.from('#!/usr/bin/env node\n'), file.contents]) : file.contents
+  await writeFile(aside, contents)
+  await chmod(aside, file.path === entry ? 0o755 : 0o644)
+  await rename(aside, file.path)
+  written.add(basename(file.path))
+}
+for (const name of await readdir(outdir)) {
+  if (!written.has(name)) await rm(join(outdir, name), { recursive: true, force: true })
+}

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { ApiException, CoreV1Api, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type V1Status } from './kubernetes-client.ts'
+import { ApiException, CoreV1Api, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type V1Status } from '@kubernetes/client-node'
 import { DbhookError, ExitCode } from '../errors.ts'
 import type { RunContext } from '../engines/engine.ts'
 import { untrustedCertificateCodes } from '../engines/tls-codes.ts'

@@ -1,6 +1,6 @@
 // Builds docker/Dockerfile with podman against locally imported bases (docker/build-local.sh) and runs the image
 // as the runners do: read-only root, UID 65532, against a real PostgreSQL on loopback.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -73,7 +73,7 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', (
     await server?.stop()
   })
 
-  test('adds at most 5 MB to its runtime base and holds only the bundle, run as 65532', async () => {
+  test('adds at most 5 MB to its runtime base and holds only the bundle in dist/, run as 65532', async () => {
     const added = built.imageSize - built.baseSize
     console.info(`image ${built.imageSize} bytes, runtime base ${built.baseSize} bytes, added ${added} bytes`)
     expect(added).toBeGreaterThan(0)
@@ -88,11 +88,19 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', (
       'org.opencontainers.image.source': expect.stringMatching(/^https:\/\//),
     })
 
-    // The layers the Dockerfile adds on top of the base: the one file, root-owned and not writable.
+    // The layers the Dockerfile adds on top of the base: all of dist/ (the entry and its chunks, as the build here
+    // wrote them, content hashes aside), each file root-owned and not writable.
     const listing = await runProcess('podman', ['run', '--rm', '--read-only', '--read-only-tmpfs=false', '--entrypoint', '/nodejs/bin/node', image, '-e',
-      'const fs=require("fs");const s=fs.statSync("/app/dbhook.mjs");console.log(JSON.stringify({files:fs.readdirSync("/app"),uid:s.uid,mode:(s.mode&0o777).toString(8),user:process.getuid()}))'])
+      'const fs=require("fs");const files=fs.readdirSync("/app").sort().map((name)=>{const s=fs.statSync("/app/"+name);return{name,uid:s.uid,mode:(s.mode&0o777).toString(8)}});console.log(JSON.stringify({files,user:process.getuid()}))'])
     expect(listing.code, listing.stderr).toBe(0)
-    expect(JSON.parse(listing.stdout)).toEqual({ files: ['dbhook.mjs'], uid: 0, mode: '444', user: 65532 })
+    const withoutHash = (name: string) => name.replace(/-\w{8}\.mjs$/, '-<hash>.mjs')
+    const buildOutput = (await readdir(join(repoRoot, 'dist'))).map(withoutHash).sort()
+    expect(buildOutput).toContain('dbhook.mjs')
+    expect(buildOutput).toContain('kubernetes-secret-store-<hash>.mjs')
+    const shipped = JSON.parse(listing.stdout) as { files: { name: string; uid: number; mode: string }[]; user: number }
+    expect(shipped.user).toBe(65532)
+    expect(shipped.files.map((f) => withoutHash(f.name)).sort()).toEqual(buildOutput)
+    expect(shipped.files.filter((f) => f.uid !== 0 || f.mode !== '444')).toEqual([])
   })
 
   test('--version prints the package version from a read-only container', async () => {
