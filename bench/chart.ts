@@ -26,9 +26,13 @@ export function renderChart(title: string, series: readonly ChartSeries[]): stri
   const plotWidth = width - plot.left - plot.right
   const plotHeight = height - plot.top - plot.bottom
   const x = (n: number) =>
-    nMax === nMin ? plot.left + plotWidth / 2 : plot.left + ((Math.log2(n) - Math.log2(nMin)) / (Math.log2(nMax) - Math.log2(nMin))) * plotWidth
+    nMax === nMin
+      ? plot.left + plotWidth / 2
+      : plot.left + ((Math.log2(n) - Math.log2(nMin)) / (Math.log2(nMax) - Math.log2(nMin))) * plotWidth
   const y = (ms: number) =>
-    yHigh === yLow ? plot.top + plotHeight / 2 : plot.top + plotHeight - ((Math.log10(ms) - Math.log10(yLow)) / (Math.log10(yHigh) - Math.log10(yLow))) * plotHeight
+    yHigh === yLow
+      ? plot.top + plotHeight / 2
+      : plot.top + plotHeight - ((Math.log10(ms) - Math.log10(yLow)) / (Math.log10(yHigh) - Math.log10(yLow))) * plotHeight
   const round = (value: number) => Math.round(value * 10) / 10
 
   const parts: string[] = []

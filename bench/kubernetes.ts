@@ -13,7 +13,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ciValues, helmVersion } from '../test/chart/helm.ts'
-import { helm, kubectl, kubectlBinary, kubeVersion, localImage, startCluster, stopClusterIfOwner, valuesFile, type Cluster } from '../test/kubernetes/cluster.ts'
+import {
+  helm,
+  kubectl,
+  kubectlBinary,
+  kubeVersion,
+  localImage,
+  startCluster,
+  stopClusterIfOwner,
+  valuesFile,
+  type Cluster,
+} from '../test/kubernetes/cluster.ts'
 import { startHostPostgres } from '../test/kubernetes/servers.ts'
 import type { PostgresServer } from '../test/support/postgres.ts'
 import { kubernetesSection, replaceSection } from './sections.ts'
@@ -43,7 +53,19 @@ interface Round {
 function watchPod(cluster: Cluster, job: string): { seen: Promise<{ createdAt: number; succeededAt: number }>; stop: () => void } {
   const child = spawn(
     kubectlBinary,
-    ['--kubeconfig', cluster.kubeconfig, '-n', cluster.namespace, 'get', 'pods', '-l', `job-name=${job}`, '--watch', '-o', 'jsonpath={.metadata.name} {.status.phase}{"\\n"}'],
+    [
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '-n',
+      cluster.namespace,
+      'get',
+      'pods',
+      '-l',
+      `job-name=${job}`,
+      '--watch',
+      '-o',
+      'jsonpath={.metadata.name} {.status.phase}{"\\n"}',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let createdAt: number | undefined
@@ -75,18 +97,43 @@ async function round(cluster: Cluster, index: number): Promise<Round> {
     await server.query(`CREATE ROLE provisioner LOGIN CREATEDB CREATEROLE PASSWORD '${provisioner}'`)
     const values = await valuesFile({
       ...localImage,
-      postgres: { host: cluster.host, port: server.port, sslMode: 'disable', password: `owner-${randomBytes(9).toString('base64url')}`, provisioning: { username: 'provisioner', password: provisioner } },
+      postgres: {
+        host: cluster.host,
+        port: server.port,
+        sslMode: 'disable',
+        password: `owner-${randomBytes(9).toString('base64url')}`,
+        provisioning: { username: 'provisioner', password: provisioner },
+      },
     })
     const watch = watchPod(cluster, job)
     try {
       // Give the watch a moment to be established before the pod can appear.
       await new Promise((r) => setTimeout(r, 1000))
       const started = performance.now()
-      const install = await helm(cluster, ['install', release, join(repoRoot, 'chart'), '-n', cluster.namespace, '-f', ciValues('openzro-postgres-values.yaml'), '-f', values.path, '--wait', '--timeout', '10m'])
+      const install = await helm(cluster, [
+        'install',
+        release,
+        join(repoRoot, 'chart'),
+        '-n',
+        cluster.namespace,
+        '-f',
+        ciValues('openzro-postgres-values.yaml'),
+        '-f',
+        values.path,
+        '--wait',
+        '--timeout',
+        '10m',
+      ])
       const installMs = performance.now() - started
       if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`)
-      const pod = await Promise.race([watch.seen, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the watch did not see the pod succeed')), 30_000))])
-      const owners = await server.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname = ANY($1::text[]) AND pg_get_userbyid(datdba) = 'openzro'", [databases])
+      const pod = await Promise.race([
+        watch.seen,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the watch did not see the pod succeed')), 30_000)),
+      ])
+      const owners = await server.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_database WHERE datname = ANY($1::text[]) AND pg_get_userbyid(datdba) = 'openzro'",
+        [databases],
+      )
       if (owners[0]?.n !== 4) throw new Error(`after install ${release}, ${owners[0]?.n} of 4 databases exist owned by openzro`)
       const logs = await kubectl(cluster, ['-n', cluster.namespace, 'logs', `job/${job}`])
       const summary = logs.stdout
@@ -125,7 +172,9 @@ async function main(): Promise<void> {
     for (let i = 1; i <= rounds; i += 1) {
       const result = await round(cluster, i)
       results.push(result)
-      log(`round ${i}/${rounds}: helm install ${formatSeconds(result.installMs)}, hook pod ${formatSeconds(result.podMs)}, dbhook ${formatSeconds(result.dbhookMs)}`)
+      log(
+        `round ${i}/${rounds}: helm install ${formatSeconds(result.installMs)}, hook pod ${formatSeconds(result.podMs)}, dbhook ${formatSeconds(result.dbhookMs)}`,
+      )
     }
     const install = summarize(results.map((r) => r.installMs))
     const pod = summarize(results.map((r) => r.podMs))
@@ -133,10 +182,10 @@ async function main(): Promise<void> {
     const cpu = cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'unknown CPU'
     const section = [
       kubernetesSection.start,
-      '## In a real cluster: helm install of openZro\'s values',
+      "## In a real cluster: helm install of openZro's values",
       '',
       'Written by `npm run bench:kubernetes` (bench/kubernetes.ts); do not edit by hand. The one-node cluster of',
-      '[test/kubernetes/cluster.sh](../test/kubernetes/cluster.sh) (docs/kubernetes.md), openZro\'s values',
+      "[test/kubernetes/cluster.sh](../test/kubernetes/cluster.sh) (docs/kubernetes.md), openZro's values",
       '(chart/ci/openzro-postgres-values.yaml) with inline passwords and a CREATEDB+CREATEROLE provisioning user,',
       `four databases created on a fresh PostgreSQL 15 each round, in the \`restricted\` namespace; ${rounds} rounds after one warm-up.`,
       '',
@@ -149,7 +198,7 @@ async function main(): Promise<void> {
       `| The hook pod: created → phase Succeeded, as a watch sees it | ${range(pod)} | ${pod.runs} |`,
       `| dbhook apply inside it (\`durationMs\` of its summary line) | ${range(inside)} | ${inside.runs} |`,
       '',
-      'The pod\'s time beyond dbhook\'s is the kubelet\'s: the sandbox, its network, the container, Node\'s start and',
+      "The pod's time beyond dbhook's is the kubelet's: the sandbox, its network, the container, Node's start and",
       'the status update. The rest of `helm install` is Helm itself (rendering, the hook Secret, creating the Job,',
       'polling it) and the Job controller creating the pod.',
       kubernetesSection.end,
@@ -160,7 +209,7 @@ async function main(): Promise<void> {
     log(`wrote ${report}`)
     process.stdout.write(`${section}\n`)
   } finally {
-    log(await stopClusterIfOwner(owner) ? 'cluster.sh down' : 'cluster left running (it was up before)')
+    log((await stopClusterIfOwner(owner)) ? 'cluster.sh down' : 'cluster left running (it was up before)')
   }
 }
 

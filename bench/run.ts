@@ -49,7 +49,13 @@ function log(message: string): void {
 }
 
 /** Runs a command under GNU time (for its peak RSS) and times it from spawn to exit. Fails on any other exit code. */
-async function timedRun(command: string, args: readonly string[], env: Record<string, string>, timeoutMs = 600_000, exitCode = 0): Promise<ToolRun> {
+async function timedRun(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 600_000,
+  exitCode = 0,
+): Promise<ToolRun> {
   const scratch = await mkdtemp(join(tmpdir(), 'dbhook-bench-'))
   const rssFile = join(scratch, 'rss')
   try {
@@ -70,7 +76,8 @@ async function timedRun(command: string, args: readonly string[], env: Record<st
     const ms = performance.now() - started
     const exitedAt = performance.timeOrigin + performance.now()
     clearTimeout(timer)
-    if (code !== exitCode) throw new Error(`${command} ${args.join(' ')} exited with ${code}\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`)
+    if (code !== exitCode)
+      throw new Error(`${command} ${args.join(' ')} exited with ${code}\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`)
     const maxRssKiB = Number((await readFile(rssFile, 'utf8')).trim().split('\n').pop())
     return { ms, exitedAt, maxRssKiB, stdout }
   } finally {
@@ -80,14 +87,27 @@ async function timedRun(command: string, args: readonly string[], env: Record<st
 
 function dbhookEnv(server: PostgresServer, names: readonly string[], extra: Record<string, string> = {}): Record<string, string> {
   return {
-    ...server.env('postgres', server.password, { DBHOOK_OWNER: owner, DBHOOK_DATABASES: names.join(','), DBHOOK_TERMINATION_LOG: '/dev/null' }),
+    ...server.env('postgres', server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_DATABASES: names.join(','),
+      DBHOOK_TERMINATION_LOG: '/dev/null',
+    }),
     ...extra,
   }
 }
 
 function peerEnv(host: string, port: number, password: string, names: readonly string[], databaseOwner: string): Record<string, string> {
   // sslmode disable on both sides: dbhook runs with DBHOOK_SSLMODE=disable against a server without TLS.
-  return { PGHOST: host, PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: password, PGDATABASE: 'postgres', PGSSLMODE: 'disable', DATABASES: names.join(' '), OWNER: databaseOwner }
+  return {
+    PGHOST: host,
+    PGPORT: String(port),
+    PGUSER: 'postgres',
+    PGPASSWORD: password,
+    PGDATABASE: 'postgres',
+    PGSSLMODE: 'disable',
+    DATABASES: names.join(' '),
+    OWNER: databaseOwner,
+  }
 }
 
 /** The result line dbhook ends with; the bench checks it so that a run that did something else cannot count. */
@@ -98,7 +118,8 @@ function expectDbhookSummary(run: ToolRun, names: readonly string[], result: 'cr
     .map((line) => JSON.parse(line) as { summary?: boolean; databases?: { name: string; result: string }[] })
     .find((line) => line.summary === true)
   const wrong = names.filter((name) => summary?.databases?.find((d) => d.name === name)?.result !== result)
-  if (!summary || wrong.length > 0) throw new Error(`dbhook did not report ${result} for ${wrong.slice(0, 5).join(', ')}:\n${run.stdout.slice(-2000)}`)
+  if (!summary || wrong.length > 0)
+    throw new Error(`dbhook did not report ${result} for ${wrong.slice(0, 5).join(', ')}:\n${run.stdout.slice(-2000)}`)
 }
 
 async function withClient<T>(server: PostgresServer, task: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -140,7 +161,13 @@ async function ensureAll(server: PostgresServer, names: readonly string[]): Prom
 async function serverFloor(server: PostgresServer, names: readonly string[], sessions: number): Promise<number> {
   const clients = await Promise.all(
     Array.from({ length: sessions }, async () => {
-      const client = new pg.Client({ host: server.host, port: server.port, user: 'postgres', password: server.password, database: 'postgres' })
+      const client = new pg.Client({
+        host: server.host,
+        port: server.port,
+        user: 'postgres',
+        password: server.password,
+        database: 'postgres',
+      })
       await client.connect()
       return client
     }),
@@ -207,8 +234,8 @@ interface LagRun {
   readonly waitedMs: number
 }
 
-const readyLine = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[\d+\] LOG:  database system is ready to accept connections/
-const connectionLine = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[\d+\] LOG:  connection received: host=127\.0\.0\.1/
+const readyLine = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[\d+\] LOG: {2}database system is ready to accept connections/
+const connectionLine = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC \[\d+\] LOG: {2}connection received: host=127\.0\.0\.1/
 const logTime = (m: RegExpExecArray) => Date.parse(`${m[1]}T${m[2]}Z`)
 
 /** Runs a PostgreSQL binary as the postgres OS user (the server refuses to run as root). */
@@ -260,7 +287,10 @@ export async function lagRun(tool: Tool): Promise<LagRun> {
     const readyIndex = lines.findLastIndex((line) => readyLine.test(line))
     if (readyIndex === -1) throw new Error(`no "ready to accept connections" line in the server log:\n${lines.join('\n')}`)
     const readyAt = logTime(readyLine.exec(lines[readyIndex] as string) as RegExpExecArray)
-    const firstConnection = lines.slice(readyIndex).map((line) => connectionLine.exec(line)).find((m) => m !== null)
+    const firstConnection = lines
+      .slice(readyIndex)
+      .map((line) => connectionLine.exec(line))
+      .find((m) => m !== null)
     if (!firstConnection) throw new Error(`${tool} never connected after the restart`)
     if (tool === 'dbhook') expectDbhookSummary(finished, names, 'unchanged')
     const trace = await readFile(traceFile, 'utf8')
@@ -269,7 +299,12 @@ export async function lagRun(tool: Tool): Promise<LagRun> {
       .map((line) => /^\d+\s+(\d+\.\d+) connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\)/.exec(line))
       .filter((m): m is RegExpExecArray => m !== null && Number(m[2]) === port && Number(m[1]) * 1000 < readyAt).length
     const waitedMs = readyAt - startedAt
-    return { lagMs: finished.exitedAt - readyAt, detectMs: logTime(firstConnection) - readyAt, attemptsPerSecond: attempts / (waitedMs / 1000), waitedMs }
+    return {
+      lagMs: finished.exitedAt - readyAt,
+      detectMs: logTime(firstConnection) - readyAt,
+      attemptsPerSecond: attempts / (waitedMs / 1000),
+      waitedMs,
+    }
   } finally {
     await server.stop()
     await rm(scratch, { recursive: true, force: true })
@@ -306,11 +341,17 @@ export async function planRss(): Promise<number[]> {
   try {
     const password = `pw-${Math.random().toString(36).slice(2)}`
     await server.query(`CREATE ROLE openzro LOGIN CREATEDB CREATEROLE PASSWORD '${password}'`)
-    const env = server.env('openzro', password, { DBHOOK_OWNER: 'openzro', DBHOOK_DATABASES: JSON.stringify(openZroDatabases), DBHOOK_TERMINATION_LOG: '/dev/null' })
+    const env = server.env('openzro', password, {
+      DBHOOK_OWNER: 'openzro',
+      DBHOOK_DATABASES: JSON.stringify(openZroDatabases),
+      DBHOOK_TERMINATION_LOG: '/dev/null',
+    })
     const rss: number[] = []
     for (let round = 0; round < planRounds; round += 1) {
       const run = await timedRun(process.execPath, [dbhookBin, 'plan'], env, 60_000, 2)
-      const missing = Object.values(openZroDatabases).filter((name) => !run.stdout.includes(`create database \\"${name}\\" owned by \\"openzro\\"`))
+      const missing = Object.values(openZroDatabases).filter(
+        (name) => !run.stdout.includes(`create database \\"${name}\\" owned by \\"openzro\\"`),
+      )
       if (missing.length > 0) throw new Error(`dbhook plan did not plan to create ${missing.join(', ')}:\n${run.stdout.slice(-2000)}`)
       rss.push(run.maxRssKiB)
     }
@@ -385,9 +426,12 @@ async function runAll(benchStarted: number, loadBefore: number): Promise<void> {
     postgresVersion ||= (await server.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0]?.v ?? ''
   }
   try {
-    const dbhook = (names: readonly string[], extra: Record<string, string> = {}) => () =>
-      timedRun(process.execPath, [dbhookBin, 'apply'], dbhookEnv(live(), names, extra))
-    const peer = (names: readonly string[]) => () => timedRun(psqlLoop, [], peerEnv(live().host, live().port, live().password, names, owner))
+    const dbhook =
+      (names: readonly string[], extra: Record<string, string> = {}) =>
+      () =>
+        timedRun(process.execPath, [dbhookBin, 'apply'], dbhookEnv(live(), names, extra))
+    const peer = (names: readonly string[]) => () =>
+      timedRun(psqlLoop, [], peerEnv(live().host, live().port, live().password, names, owner))
 
     for (const n of sizes) {
       const names = databaseNames(n)
@@ -411,9 +455,17 @@ async function runAll(benchStarted: number, loadBefore: number): Promise<void> {
       await freshServer()
       await ensureAll(live(), names)
       cases.push(
-        await runCase(`re-run N=${n}`, n, 'rerun', rounds(n), { dbhook: remember(dbhook(names)), 'psql loop': peer(names) }, async () => undefined, async (variant) => {
-          if (variant === 'dbhook' && lastRun) expectDbhookSummary(lastRun, names, 'unchanged')
-        }),
+        await runCase(
+          `re-run N=${n}`,
+          n,
+          'rerun',
+          rounds(n),
+          { dbhook: remember(dbhook(names)), 'psql loop': peer(names) },
+          async () => undefined,
+          async (variant) => {
+            if (variant === 'dbhook' && lastRun) expectDbhookSummary(lastRun, names, 'unchanged')
+          },
+        ),
       )
     }
   } finally {
@@ -426,7 +478,9 @@ async function runAll(benchStarted: number, loadBefore: number): Promise<void> {
     for (const tool of roundOrder(['dbhook', 'psql loop'] as const, round)) {
       const run = await lagRun(tool)
       lag[tool].push(run)
-      log(`readiness lag: ${tool} round ${round + 1}/${lagRounds}: ${formatSeconds(run.lagMs)} (first connection ${formatSeconds(run.detectMs)}), ${run.attemptsPerSecond.toFixed(2)} attempts/s over ${formatSeconds(run.waitedMs)}`)
+      log(
+        `readiness lag: ${tool} round ${round + 1}/${lagRounds}: ${formatSeconds(run.lagMs)} (first connection ${formatSeconds(run.detectMs)}), ${run.attemptsPerSecond.toFixed(2)} attempts/s over ${formatSeconds(run.waitedMs)}`,
+      )
     }
   }
 
@@ -447,9 +501,7 @@ function chartSeries(cases: readonly CaseResult[]): ChartSeries[] {
     label,
     color,
     dashed,
-    points: cases
-      .filter((c) => c.kind === kind && c.times[variant])
-      .map((c) => ({ n: c.n, ...summarize(c.times[variant] as number[]) })),
+    points: cases.filter((c) => c.kind === kind && c.times[variant]).map((c) => ({ n: c.n, ...summarize(c.times[variant] as number[]) })),
   })
   return [
     line('dbhook, create', '#1f77b4', false, 'create', 'dbhook'),
@@ -501,7 +553,14 @@ function renderReport(input: {
       label: `Readiness lag after a server restart, N = 4 existing (${lag.dbhook.length} runs)`,
       dbhook: seconds(dbhookLag),
       peer: seconds(peerLag),
-      ratio: ratioText(summarize(pairedRatios(lag.dbhook.map((r) => r.lagMs), lag['psql loop'].map((r) => r.lagMs)))),
+      ratio: ratioText(
+        summarize(
+          pairedRatios(
+            lag.dbhook.map((r) => r.lagMs),
+            lag['psql loop'].map((r) => r.lagMs),
+          ),
+        ),
+      ),
       target: 'median ≤ 0.5 s',
       verdict: verdict(dbhookLag.median <= 500),
     },
@@ -594,7 +653,14 @@ function renderReport(input: {
     '![time against N for both tools](benchmarks.svg)',
     '',
     ...(big
-      ? ['## Fresh create of 256 databases: parallelism and the server floor', '', '| Variant | Time | ÷ psql loop | Note |', '| --- | --- | --- | --- |', ...parallelLines, '']
+      ? [
+          '## Fresh create of 256 databases: parallelism and the server floor',
+          '',
+          '| Variant | Time | ÷ psql loop | Note |',
+          '| --- | --- | --- | --- |',
+          ...parallelLines,
+          '',
+        ]
       : []),
     '## How it is measured',
     '',
@@ -621,7 +687,8 @@ function renderReport(input: {
   return lines.join('\n')
 }
 
-if (import.meta.main) main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-  process.exitCode = 1
-})
+if (import.meta.main)
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.exitCode = 1
+  })

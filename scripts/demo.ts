@@ -24,7 +24,9 @@ try {
     const result = spawnSync(process.execPath, ['dist/dbhook.mjs', command], { env, stdio: 'inherit' })
     console.log(`(exit ${result.status})\n`)
   }
-  const rows = await server.query("SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1")
+  const rows = await server.query(
+    "SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1",
+  )
   console.table(rows)
 } finally {
   await server.stop()

@@ -19,7 +19,10 @@ export interface DocumentedValue {
  * (resources, podSecurityContext); a map without one is descended into. A leaf without a comment is reported in
  * `undocumented`.
  */
-export function documentedValues(text = readFileSync(join(chartDir, 'values.yaml'), 'utf8')): { values: DocumentedValue[]; undocumented: string[] } {
+export function documentedValues(text = readFileSync(join(chartDir, 'values.yaml'), 'utf8')): {
+  values: DocumentedValue[]
+  undocumented: string[]
+} {
   const doc = parseDocument(text)
   const values: DocumentedValue[] = []
   const undocumented: string[] = []

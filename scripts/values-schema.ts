@@ -6,7 +6,12 @@ import { join, resolve } from 'node:path'
 
 export const valuesSchemaPath = join(resolve(import.meta.dirname, '../chart'), 'values.schema.json')
 
-const obj = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'object', additionalProperties: false, properties, ...extra })
+const obj = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  ...extra,
+})
 const str = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description, ...extra })
 const bool = (description: string) => ({ type: 'boolean', description })
 const int = (description: string, extra: Record<string, unknown> = {}) => ({ type: 'integer', description, ...extra })
@@ -35,24 +40,40 @@ const certs = obj({
   }),
 })
 const provisioning = (what: string) =>
-  obj({ enabled: bool('true: dbhook apply; false: dbhook verify.'), username: str(`${what} provisioning user; empty: the runtime user.`), ...credentials('provisioning user') })
+  obj({
+    enabled: bool('true: dbhook apply; false: dbhook verify.'),
+    username: str(`${what} provisioning user; empty: the runtime user.`),
+    ...credentials('provisioning user'),
+  })
 const appUser = obj({ username: str('Data-only user; empty: none.'), ...credentials('app user') })
 const generatedSecret = obj({
   enabled: bool('Generate the passwords of users that have none, kept in Secrets the hook creates.'),
   name: str("The runtime user's Secret; empty: <release>-<engine>-credentials.", k8sName),
   appName: str("The app user's Secret; empty: <release>-<engine>-app-credentials.", k8sName),
 })
-const labelSelector = obj({
-  matchLabels: { type: 'object', additionalProperties: { type: 'string' } },
-  matchExpressions: {
-    type: 'array',
-    items: obj(
-      { key: str('Label key.', { minLength: 1 }), operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }, values: { type: 'array', items: { type: 'string' } } },
-      { required: ['key', 'operator'] },
-    ),
+const labelSelector = obj(
+  {
+    matchLabels: { type: 'object', additionalProperties: { type: 'string' } },
+    matchExpressions: {
+      type: 'array',
+      items: obj(
+        {
+          key: str('Label key.', { minLength: 1 }),
+          operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+          values: { type: 'array', items: { type: 'string' } },
+        },
+        { required: ['key', 'operator'] },
+      ),
+    },
   },
-}, { description: 'A Kubernetes LabelSelector.' })
-const cidrs = (description: string) => ({ type: 'array', description, items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+/[0-9]{1,3}$' }, uniqueItems: true })
+  { description: 'A Kubernetes LabelSelector.' },
+)
+const cidrs = (description: string) => ({
+  type: 'array',
+  description,
+  items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+/[0-9]{1,3}$' },
+  uniqueItems: true,
+})
 const common = (def: number) => ({
   enabled: bool('Provision databases on this engine.'),
   host: str('Host name or IP address of the server.'),
@@ -75,7 +96,9 @@ const resources = obj(
 )
 // Five fields of characters a cron field may hold (the controller checks the rest), or a macro Kubernetes knows.
 const cronSchedule = (description: string) =>
-  str(description, { pattern: '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*,/?LW#A-Za-z-]+( +[0-9*,/?LW#A-Za-z-]+){4})$' })
+  str(description, {
+    pattern: '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9*,/?LW#A-Za-z-]+( +[0-9*,/?LW#A-Za-z-]+){4})$',
+  })
 const seccompProfile = obj(
   { type: { type: 'string', enum: ['Localhost', 'RuntimeDefault', 'Unconfined'] }, localhostProfile: str('Profile file.') },
   { required: ['type'] },
@@ -87,10 +110,22 @@ export const valuesSchema = {
   ...obj({
     postgres: obj({
       ...common(5432),
-      sslMode: { type: 'string', description: 'libpq sslmode.', enum: ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] },
+      sslMode: {
+        type: 'string',
+        description: 'libpq sslmode.',
+        enum: ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'],
+      },
       adminDatabase: str('Database the provisioning and verify connections open first.', { minLength: 1 }),
-      extensions: { type: 'array', description: 'Extensions created in every database.', items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,63}$' }, uniqueItems: true },
-      eventTrigger: { enum: ['auto', 'on', 'off', true, false], description: 'The permission event trigger; a YAML boolean reads as on/off.' },
+      extensions: {
+        type: 'array',
+        description: 'Extensions created in every database.',
+        items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,63}$' },
+        uniqueItems: true,
+      },
+      eventTrigger: {
+        enum: ['auto', 'on', 'off', true, false],
+        description: 'The permission event trigger; a YAML boolean reads as on/off.',
+      },
       tls: certs,
     }),
     mysql: obj({
@@ -104,7 +139,9 @@ export const valuesSchema = {
     }),
     spanner: obj({
       enabled: bool('Provision Cloud Spanner databases with the PostgreSQL dialect.'),
-      project: str('Google Cloud project id of the instance.', { pattern: '^$|^([a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$' }),
+      project: str('Google Cloud project id of the instance.', {
+        pattern: '^$|^([a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$',
+      }),
       instance: str('Spanner instance id.', { pattern: '^$|^[a-z][a-z0-9-]{0,62}[a-z0-9]$' }),
       databases: {
         ...databases,
@@ -141,7 +178,9 @@ export const valuesSchema = {
         items: { type: 'string', enum: ['pre-install', 'pre-upgrade', 'pre-rollback', 'post-install', 'post-upgrade'] },
       },
       weight: int('Hook weight of the Job.', { minimum: -1000, maximum: 1000 }),
-      deletePolicy: str('Helm delete policy of the Job.', { pattern: '^(before-hook-creation|hook-succeeded|hook-failed)(,(before-hook-creation|hook-succeeded|hook-failed))*$' }),
+      deletePolicy: str('Helm delete policy of the Job.', {
+        pattern: '^(before-hook-creation|hook-succeeded|hook-failed)(,(before-hook-creation|hook-succeeded|hook-failed))*$',
+      }),
       resourceDeletePolicy: str('Helm delete policy of the hook Secrets and ServiceAccount.', {
         pattern: '^(before-hook-creation|hook-succeeded|hook-failed)(,(before-hook-creation|hook-succeeded|hook-failed))*$',
       }),
@@ -185,7 +224,11 @@ export const valuesSchema = {
       },
       { description: 'Container security context (Kubernetes SecurityContext).' },
     ),
-    serviceAccount: obj({ create: bool('Create a ServiceAccount hook.'), name: str('ServiceAccount name.', k8sName), annotations: { type: 'object', additionalProperties: { type: 'string' } } }),
+    serviceAccount: obj({
+      create: bool('Create a ServiceAccount hook.'),
+      name: str('ServiceAccount name.', k8sName),
+      annotations: { type: 'object', additionalProperties: { type: 'string' } },
+    }),
     kubernetesApi: obj({
       tokenAudience: str("Audience of the hook's projected token; empty: the API server's own."),
       tokenExpirationSeconds: int('Lifetime of that token in seconds (Kubernetes issues 600 at the least).', { minimum: 600 }),
@@ -193,7 +236,11 @@ export const valuesSchema = {
     networkPolicy: obj({
       enabled: bool('Render the NetworkPolicies.'),
       dns: obj({ namespaceSelector: labelSelector, podSelector: labelSelector }),
-      database: obj({ namespaceSelector: labelSelector, podSelector: labelSelector, cidrs: cidrs('CIDRs of a database reached by name outside the cluster.') }),
+      database: obj({
+        namespaceSelector: labelSelector,
+        podSelector: labelSelector,
+        cidrs: cidrs('CIDRs of a database reached by name outside the cluster.'),
+      }),
       apiServer: obj({
         cidrs: cidrs("CIDRs of the API server's endpoints."),
         ports: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1, maximum: 65535 }, uniqueItems: true },
@@ -209,7 +256,7 @@ export const valuesSchema = {
     backup: obj({
       enabled: bool('Render the backup CronJob.'),
       schedule: cronSchedule('Cron schedule of the backup CronJob.'),
-      timeZone: str('IANA time zone of the schedules; empty: the controller\'s.', { pattern: '^$|^[A-Za-z][A-Za-z0-9_+/-]*$' }),
+      timeZone: str("IANA time zone of the schedules; empty: the controller's.", { pattern: '^$|^[A-Za-z][A-Za-z0-9_+/-]*$' }),
       suspend: bool('Suspend both CronJobs.'),
       keepDays: int('Days of backups to keep.', { minimum: 1 }),
       successfulJobsHistoryLimit: int('Succeeded Jobs kept.', { minimum: 0 }),
@@ -225,12 +272,19 @@ export const valuesSchema = {
       }),
       persistence: obj({
         existingClaim: str('Existing PersistentVolumeClaim.', k8sName),
-        size: { type: 'string', description: 'Size of the created claim (a Kubernetes quantity); empty with existingClaim.', pattern: '^$|^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$' },
+        size: {
+          type: 'string',
+          description: 'Size of the created claim (a Kubernetes quantity); empty with existingClaim.',
+          pattern: '^$|^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$',
+        },
         storageClass: str('Storage class of the created claim; empty: the default class.', k8sName),
         accessMode: { type: 'string', enum: ['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany'] },
         keepOnUninstall: bool('Keep the created claim on uninstall.'),
       }),
-      encryption: obj({ existingSecret: str('Secret holding the AES-256 key; empty: no encryption.', k8sName), key: str('Key in it.', { minLength: 1 }) }),
+      encryption: obj({
+        existingSecret: str('Secret holding the AES-256 key; empty: no encryption.', k8sName),
+        key: str('Key in it.', { minLength: 1 }),
+      }),
       drill: obj({ enabled: bool('Render the drill CronJob.'), schedule: cronSchedule('Cron schedule of the drill CronJob.') }),
     }),
     global: { type: 'object', description: 'Values Helm passes to every chart of a release.' },

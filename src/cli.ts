@@ -38,7 +38,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const [name = 'apply', ...extra] = parsed.positionals
   const command = commands.find((c) => c === name)
   if (!command) {
-    process.stderr.write(`dbhook: unknown command ${JSON.stringify(name)}; expected one of ${commands.join(', ')}\nRun dbhook --help for usage.\n`)
+    process.stderr.write(
+      `dbhook: unknown command ${JSON.stringify(name)}; expected one of ${commands.join(', ')}\nRun dbhook --help for usage.\n`,
+    )
     return ExitCode.usage
   }
   if (extra.length > 0) {
@@ -47,7 +49,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const { database, from, into, replace } = parsed.values
   const restoreOptions = { database, from, into, replace }
-  const given = Object.entries(restoreOptions).filter(([, value]) => value !== undefined).map(([name]) => `--${name}`)
+  const given = Object.entries(restoreOptions)
+    .filter(([, value]) => value !== undefined)
+    .map(([name]) => `--${name}`)
   if (command !== 'restore' && given.length > 0) {
     process.stderr.write(`dbhook: ${given[0]} is an option of restore only\nRun dbhook --help for usage.\n`)
     return ExitCode.usage

@@ -88,9 +88,7 @@ export function desiredState(config: Config, capabilities: PlanCapabilities): De
   const app = config.app
   if (app) roles.push({ name: app.name, kind: 'app', password: app.password, connectionLimit: config.connectionLimit })
   const items = capabilities.databaseItems(config)
-  const databases = config.databases.map(
-    (db): DesiredDatabase => ({ key: db.key, name: db.name, owner: config.owner.name, items }),
-  )
+  const databases = config.databases.map((db): DesiredDatabase => ({ key: db.key, name: db.name, owner: config.owner.name, items }))
   return { roles, databases }
 }
 

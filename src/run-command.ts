@@ -76,7 +76,8 @@ export async function runCommand(command: Command, env: Env, version: string, op
       // apply lent inside one included).
       const undone = runInterruptCleanups().then((results) => {
         for (const result of results) {
-          if (result.status === 'rejected') log.warn(`could not undo a change made for this run: ${(result.reason as Error)?.message ?? String(result.reason)}`)
+          if (result.status === 'rejected')
+            log.warn(`could not undo a change made for this run: ${(result.reason as Error)?.message ?? String(result.reason)}`)
         }
       })
       void Promise.race([Promise.all([stoppedAfterAbort, undone]), delay(gracefulStopMs, undefined, { ref: false })])

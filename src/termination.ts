@@ -12,7 +12,10 @@ export function writeTerminationMessage(path: string, message: string, explicit:
   if (!explicit && !existsSync(path)) return
   let line = message.replace(/\s*\n\s*/g, ' ')
   if (Buffer.byteLength(line) > maxBytes) {
-    line = `${Buffer.from(line).subarray(0, maxBytes - 3).toString('utf8').replace(/\uFFFD$/, '')}...`
+    line = `${Buffer.from(line)
+      .subarray(0, maxBytes - 3)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '')}...`
   }
   try {
     writeFileSync(path, `${line}\n`)

@@ -3,9 +3,7 @@ import { DbhookError, ExitCode } from './errors.ts'
 import type { Logger } from './log.ts'
 
 /** How an engine judges a failed connection attempt. */
-export type ConnectVerdict =
-  | { readonly retry: true; readonly reason: string }
-  | { readonly retry: false; readonly error: DbhookError }
+export type ConnectVerdict = { readonly retry: true; readonly reason: string } | { readonly retry: false; readonly error: DbhookError }
 
 interface WaitOptions {
   /** Epoch milliseconds after which no new attempt starts. */

@@ -53,7 +53,9 @@ export async function verifySidecar(file: string, required: boolean): Promise<Si
     text = await readFile(file + sidecarSuffix, 'utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !required) return { sidecar: 'no sidecar', companions: [] }
-    throw new DbhookError(`backup ${file} has no readable SHA-256 sidecar ${basename(file)}${sidecarSuffix}`, ExitCode.failed, { cause: error })
+    throw new DbhookError(`backup ${file} has no readable SHA-256 sidecar ${basename(file)}${sidecarSuffix}`, ExitCode.failed, {
+      cause: error,
+    })
   }
   // A sidecar of an older dbhook holds one token, the dump's hash, which may not be followed by its name.
   const entries = parseSidecar(text)
@@ -66,10 +68,15 @@ export async function verifySidecar(file: string, required: boolean): Promise<Si
   for (const entry of entries.slice(1)) {
     const path = join(dirname(file), basename(entry.name))
     const digest = await sha256OfFile(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new DbhookError(`backup ${file} is incomplete: ${path}, which its sidecar lists, does not exist`, ExitCode.failed)
+      if (error.code === 'ENOENT')
+        throw new DbhookError(`backup ${file} is incomplete: ${path}, which its sidecar lists, does not exist`, ExitCode.failed)
       throw error
     })
-    if (digest !== entry.digest) throw new DbhookError(`backup ${file}: ${path} is damaged or truncated: its SHA-256 is ${digest}, the sidecar says ${entry.digest}`, ExitCode.failed)
+    if (digest !== entry.digest)
+      throw new DbhookError(
+        `backup ${file}: ${path} is damaged or truncated: its SHA-256 is ${digest}, the sidecar says ${entry.digest}`,
+        ExitCode.failed,
+      )
     companions.push(path)
   }
   return { sidecar: 'verified', companions }

@@ -75,7 +75,11 @@ export function decryptingStream(key: Buffer): Transform {
         decipher.setAuthTag(pending)
         callback(null, decipher.final())
       } catch {
-        callback(new BackupAuthenticationError('the encrypted backup failed authentication: the key is not the one it was made with, or the file is damaged'))
+        callback(
+          new BackupAuthenticationError(
+            'the encrypted backup failed authentication: the key is not the one it was made with, or the file is damaged',
+          ),
+        )
       }
     },
   })

@@ -3,7 +3,10 @@ import { join } from 'node:path'
 
 /** `20261123T023000Z`: the UTC time a backup was started, to the second, as it appears in file names. */
 export function backupTimestamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z')
 }
 
 /** The time in a `backupTimestamp`, or undefined when `text` is not one. */
@@ -47,7 +50,11 @@ export function parseSidecar(text: string): SidecarEntry[] {
 /** The names a sidecar lists besides the dump, or undefined when it cannot be read. */
 async function sidecarCompanions(file: string): Promise<string[] | undefined> {
   const text = await readFile(file + sidecarSuffix, 'utf8').catch(() => undefined)
-  return text === undefined ? undefined : parseSidecar(text).slice(1).map((entry) => entry.name)
+  return text === undefined
+    ? undefined
+    : parseSidecar(text)
+        .slice(1)
+        .map((entry) => entry.name)
 }
 
 /** `<database>-<timestamp>.manifest` beside `<database>-<timestamp>.dump`. */
@@ -72,7 +79,11 @@ export interface BackupFile {
  * The backups of `database` among the names of its folder, oldest first. Other files are ignored.
  * `companions(name)` gives what the sidecar of a dump lists besides it (undefined: no readable sidecar).
  */
-export function backupsAmong(database: string, names: readonly string[], companions: (name: string) => readonly string[] | undefined): BackupFile[] {
+export function backupsAmong(
+  database: string,
+  names: readonly string[],
+  companions: (name: string) => readonly string[] | undefined,
+): BackupFile[] {
   const present = new Set(names)
   const prefix = `${database}-`
   const found: BackupFile[] = []

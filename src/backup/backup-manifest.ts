@@ -72,7 +72,8 @@ export function parseManifest(content: Buffer): Manifest {
   const tables = new Map<string, number>()
   for (const entry of list(document.tables, 'tables') as { name?: unknown; rows?: unknown }[]) {
     const rows = entry?.rows
-    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0) throw new Error(`the row count of table ${JSON.stringify(entry?.name)} is not a count`)
+    if (typeof rows !== 'number' || !Number.isSafeInteger(rows) || rows < 0)
+      throw new Error(`the row count of table ${JSON.stringify(entry?.name)} is not a count`)
     tables.set(text(entry.name, 'a table name'), rows)
   }
   const objects = new Set(list(document.objects, 'objects').map((o) => text(o, 'an object')))
@@ -80,7 +81,8 @@ export function parseManifest(content: Buffer): Manifest {
   for (const entry of list(document.sequences, 'sequences') as Record<string, unknown>[]) {
     const lastValue = text(entry?.lastValue, 'a sequence value')
     const increment = text(entry?.increment, 'a sequence increment')
-    if (!/^-?\d+$/.test(lastValue) || !/^-?\d+$/.test(increment) || typeof entry?.isCalled !== 'boolean') throw new Error(`sequence ${JSON.stringify(entry?.name)} is not a sequence state`)
+    if (!/^-?\d+$/.test(lastValue) || !/^-?\d+$/.test(increment) || typeof entry?.isCalled !== 'boolean')
+      throw new Error(`sequence ${JSON.stringify(entry?.name)} is not a sequence state`)
     sequences.set(text(entry.name, 'a sequence name'), { lastValue, isCalled: entry.isCalled, increment })
   }
   const snapshotAt = new Date(text(document.snapshotAt, 'snapshotAt'))
@@ -114,9 +116,11 @@ export function compareWithManifest(manifest: Inventory, restored: Inventory): s
   for (const [sequence, recorded] of manifest.sequences) {
     const found = restored.sequences.get(sequence)
     if (!found) differences.push(`sequence ${sequence} is missing`)
-    else if (isBehind(found, recorded)) differences.push(`sequence ${sequence} is at ${describe(found)}, behind the ${describe(recorded)} the manifest recorded`)
+    else if (isBehind(found, recorded))
+      differences.push(`sequence ${sequence} is at ${describe(found)}, behind the ${describe(recorded)} the manifest recorded`)
   }
-  for (const sequence of restored.sequences.keys()) if (!manifest.sequences.has(sequence)) differences.push(`sequence ${sequence} is not in the manifest`)
+  for (const sequence of restored.sequences.keys())
+    if (!manifest.sequences.has(sequence)) differences.push(`sequence ${sequence} is not in the manifest`)
   return differences
 }
 

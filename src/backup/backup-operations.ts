@@ -70,7 +70,14 @@ export interface TakenBackup {
  * its manifest, encrypted like the dump, beside it as `.manifest`; and only then the SHA-256 sidecar covering
  * both, which is what marks a backup good.
  */
-export async function takeBackup(engine: BackupEngine, session: BackupSession, database: string, backupDir: string, key: Buffer | undefined, now: () => Date): Promise<TakenBackup> {
+export async function takeBackup(
+  engine: BackupEngine,
+  session: BackupSession,
+  database: string,
+  backupDir: string,
+  key: Buffer | undefined,
+  now: () => Date,
+): Promise<TakenBackup> {
   const dir = databaseBackupDir(backupDir, database)
   await mkdir(dir, { recursive: true, mode: 0o700 })
   let file = join(dir, backupFileName(database, now()))
@@ -97,12 +104,15 @@ export async function takeBackup(engine: BackupEngine, session: BackupSession, d
     })
     const results = await Promise.allSettled([dumping, written])
     const failure = firstFailure(results)
-    if (failure) throw new DbhookError(`backup of ${JSON.stringify(database)} failed: ${message(failure)}`, ExitCode.failed, { cause: failure })
+    if (failure)
+      throw new DbhookError(`backup of ${JSON.stringify(database)} failed: ${message(failure)}`, ExitCode.failed, { cause: failure })
     const manifest = (results[0] as PromiseFulfilledResult<Manifest>).value
     try {
       await streamPlaintext(temporary, key, (input) => engine.check(input))
     } catch (error) {
-      throw new DbhookError(`backup of ${JSON.stringify(database)} failed its check and was not kept: ${message(error)}`, ExitCode.failed, { cause: error })
+      throw new DbhookError(`backup of ${JSON.stringify(database)} failed its check and was not kept: ${message(error)}`, ExitCode.failed, {
+        cause: error,
+      })
     }
     await writeFile(temporaryManifest, await sealed(serializeManifest(manifest), key), { flag: 'wx', mode: 0o600, flush: true })
     const manifestDigest = await sha256OfFile(temporaryManifest)
@@ -120,14 +130,22 @@ export async function takeBackup(engine: BackupEngine, session: BackupSession, d
 async function sealed(content: Buffer, key: Buffer | undefined): Promise<Buffer> {
   if (!key) return content
   const chunks: Buffer[] = []
-  await pipeline(Readable.from([content]), encryptingStream(key), new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }))
+  await pipeline(
+    Readable.from([content]),
+    encryptingStream(key),
+    new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }),
+  )
   return Buffer.concat(chunks)
 }
 
 async function opened(content: Buffer, key: Buffer | undefined): Promise<Buffer> {
   if (!key) return content
   const chunks: Buffer[] = []
-  await pipeline(Readable.from([content]), decryptingStream(key), new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }))
+  await pipeline(
+    Readable.from([content]),
+    decryptingStream(key),
+    new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }),
+  )
   return Buffer.concat(chunks)
 }
 
@@ -149,7 +167,12 @@ export interface PreparedDump {
  * temporary file and its tag verified before anything reads it, the manifest must decrypt and parse, and the
  * plaintext must pass the engine's check.
  */
-export async function prepareDump(engine: BackupEngine, file: string, key: Buffer | undefined, sidecarRequired: boolean): Promise<PreparedDump> {
+export async function prepareDump(
+  engine: BackupEngine,
+  file: string,
+  key: Buffer | undefined,
+  sidecarRequired: boolean,
+): Promise<PreparedDump> {
   if (!(await exists(file))) throw new DbhookError(`backup ${file} does not exist`, ExitCode.failed)
   const { sidecar, companions } = await verifySidecar(file, sidecarRequired)
   const encrypted = await isEncryptedBackup(file)
@@ -171,7 +194,8 @@ export async function prepareDump(engine: BackupEngine, file: string, key: Buffe
     await pipeline(createReadStream(file), decryptingStream(key!), createWriteStream(path, { mode: 0o600 }))
   } catch (error) {
     await cleanup()
-    if (error instanceof BackupAuthenticationError) throw new DbhookError(`backup ${file} cannot be decrypted: ${error.message}`, ExitCode.failed, { cause: error })
+    if (error instanceof BackupAuthenticationError)
+      throw new DbhookError(`backup ${file} cannot be decrypted: ${error.message}`, ExitCode.failed, { cause: error })
     throw error
   }
   try {

@@ -38,11 +38,17 @@ export async function runTool(run: ToolRun): Promise<void> {
   })
   const streams: Promise<void>[] = []
   // A tool that exits early closes its stdin: EPIPE there says less than its exit status and stderr.
-  if (run.input) streams.push(pipeline(run.input, child.stdin!).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error
-  }))
+  if (run.input)
+    streams.push(
+      pipeline(run.input, child.stdin!).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error
+      }),
+    )
   if (run.output) streams.push(pipeline(child.stdout!, run.output))
-  const [streamsResult, status] = await Promise.all([Promise.allSettled(streams), exited.catch((error: Error) => `could not start: ${error.message}`)])
+  const [streamsResult, status] = await Promise.all([
+    Promise.allSettled(streams),
+    exited.catch((error: Error) => `could not start: ${error.message}`),
+  ])
   const name = run.command.split('/').at(-1)
   if (status !== 0) {
     const said = stderr.trim().split('\n').slice(-3).join(' / ')
@@ -54,9 +60,22 @@ export async function runTool(run: ToolRun): Promise<void> {
 
 /** The first executable among `names`, looked up on `path` (a PATH value); `override` (a path) wins. */
 export async function findTool(names: readonly string[], path: string, override?: string): Promise<string | undefined> {
-  const candidates = override ? [override] : names.flatMap((name) => path.split(':').filter(Boolean).map((dir) => `${dir}/${name}`))
+  const candidates = override
+    ? [override]
+    : names.flatMap((name) =>
+        path
+          .split(':')
+          .filter(Boolean)
+          .map((dir) => `${dir}/${name}`),
+      )
   for (const candidate of candidates) {
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate
   }
   return undefined
 }

@@ -29,14 +29,23 @@ export async function runApply(given: RunContext): Promise<CommandResult> {
     } catch (error) {
       const lost = context.signal.aborted ? undefined : engine.connectionLost?.(error)
       if (lost === undefined || Date.now() >= context.deadline) throw error
-      log.warn({ reconnects: reconnects + 1 }, `lost the connection to the server during apply (${lost}): reconnecting within DBHOOK_WAIT_TIMEOUT and starting over from inspection`)
+      log.warn(
+        { reconnects: reconnects + 1 },
+        `lost the connection to the server during apply (${lost}): reconnecting within DBHOOK_WAIT_TIMEOUT and starting over from inspection`,
+      )
       // A server that takes sessions and drops them at once must not make this a busy loop.
       await sleep(Math.min(2000, 100 * 2 ** reconnects), undefined, { signal: context.signal })
     }
   }
 }
 
-async function applyOnce(engine: EngineAdapter, context: RunContext, started: number, reconnects: number, intended: Map<string, DatabaseOutcome>): Promise<CommandResult> {
+async function applyOnce(
+  engine: EngineAdapter,
+  context: RunContext,
+  started: number,
+  reconnects: number,
+  intended: Map<string, DatabaseOutcome>,
+): Promise<CommandResult> {
   const { log, config } = context
   const session = await engine.connectAdmin(context)
   try {
@@ -57,7 +66,15 @@ async function applyOnce(engine: EngineAdapter, context: RunContext, started: nu
     const databases = config.databases.map((db) => ({ key: db.key, name: db.name, result: outcomeOf(db.name) }))
     const outcome = databases.map((db) => `${db.key}=${db.name} ${db.result}`).join(', ')
     log.info(
-      { summary: true, server: inspection.server, host: session.where, databases, statements: report.statements, reconnects, durationMs: Date.now() - started },
+      {
+        summary: true,
+        server: inspection.server,
+        host: session.where,
+        databases,
+        statements: report.statements,
+        reconnects,
+        durationMs: Date.now() - started,
+      },
       `apply finished: ${outcome}`,
     )
     return { exitCode: ExitCode.ok, outcome }
@@ -75,7 +92,8 @@ function plannedOutcomes(plan: PlanResult): Map<string, DatabaseOutcome> {
   for (const step of plan.steps) {
     if (!('database' in step)) continue
     const name = step.database.name
-    const outcome: DatabaseOutcome = step.action === 'create-database' ? 'created' : step.action === 'alter-owner' ? 'owner-fixed' : 'updated'
+    const outcome: DatabaseOutcome =
+      step.action === 'create-database' ? 'created' : step.action === 'alter-owner' ? 'owner-fixed' : 'updated'
     if (!outcomes.has(name)) outcomes.set(name, outcome)
   }
   return outcomes

@@ -45,10 +45,27 @@ export async function runBackup(context: RunContext, _version?: string, now: () 
         const { inventory, snapshotAt } = taken.manifest
         const rows = totalRows(inventory)
         log.info(
-          { database: db.name, file: taken.file, bytes: taken.bytes, encrypted: Boolean(config.backup.key), tables: inventory.tables.size, rows },
+          {
+            database: db.name,
+            file: taken.file,
+            bytes: taken.bytes,
+            encrypted: Boolean(config.backup.key),
+            tables: inventory.tables.size,
+            rows,
+          },
           `backed up ${db.name} to ${taken.file}: ${inventory.tables.size} tables, ${rows} rows as of ${snapshotAt.toISOString()}`,
         )
-        entry = { key: db.key, name: db.name, result: 'ok', file: taken.file, bytes: taken.bytes, snapshotAt: snapshotAt.toISOString(), tables: inventory.tables.size, rows, deleted: 0 }
+        entry = {
+          key: db.key,
+          name: db.name,
+          result: 'ok',
+          file: taken.file,
+          bytes: taken.bytes,
+          snapshotAt: snapshotAt.toISOString(),
+          tables: inventory.tables.size,
+          rows,
+          deleted: 0,
+        }
       } catch (error) {
         if (context.signal.aborted) throw context.signal.reason
         const reason = (error as Error).message

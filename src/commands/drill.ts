@@ -52,7 +52,8 @@ export async function runDrill(context: RunContext): Promise<CommandResult> {
   } finally {
     await session.close()
   }
-  for (const r of results) if (r.result === 'failed') log.error({ database: r.name, file: r.file }, `drill failed for ${r.name}: ${r.problem}`)
+  for (const r of results)
+    if (r.result === 'failed') log.error({ database: r.name, file: r.file }, `drill failed for ${r.name}: ${r.problem}`)
   const failed = results.filter((r) => r.result === 'failed')
   const outcome = `${failed.length === 0 ? 'passed' : 'FAILED'}: ${results.map(describeResult).join('; ')}`
   log.info({ summary: true, server: session.server, databases: results, durationMs: Date.now() - started }, `drill ${outcome}`)
@@ -68,7 +69,13 @@ function describeResult(r: DrillResult): string {
   )
 }
 
-async function drillOne(context: RunContext, engine: BackupEngine, session: BackupSession, db: DatabaseSpec, backupDir: string): Promise<DrillResult> {
+async function drillOne(
+  context: RunContext,
+  engine: BackupEngine,
+  session: BackupSession,
+  db: DatabaseSpec,
+  backupDir: string,
+): Promise<DrillResult> {
   const { config, log } = context
   const dir = databaseBackupDir(backupDir, db.name)
   // The newest backup that finished, good or not: a newest backup with its manifest missing fails the drill
@@ -77,7 +84,9 @@ async function drillOne(context: RunContext, engine: BackupEngine, session: Back
   if (!newest) return { key: db.key, name: db.name, result: 'failed', problem: `no backup in ${dir}` }
   const file = join(dir, newest.name)
   const stamp = backupTimestamp(new Date()).toLowerCase()
-  const scratch = [`${db.name}_drill_${stamp}`, `dbhook_drill_${stamp}`].find((name) => !engineRules[config.engine].databaseNameProblem(name))!
+  const scratch = [`${db.name}_drill_${stamp}`, `dbhook_drill_${stamp}`].find(
+    (name) => !engineRules[config.engine].databaseNameProblem(name),
+  )!
   let created = false
   try {
     const dump = await prepareDump(engine, file, config.backup.key, true)
@@ -128,7 +137,10 @@ async function drillOne(context: RunContext, engine: BackupEngine, session: Back
     const reason = (error as Error).message
     return { key: db.key, name: db.name, file, result: 'failed', problem: reason.includes(file) ? reason : `${file}: ${reason}` }
   } finally {
-    if (created) await session.dropDatabase(scratch).catch((error: Error) => log.warn(`could not drop the scratch database ${scratch}: ${error.message}`))
+    if (created)
+      await session
+        .dropDatabase(scratch)
+        .catch((error: Error) => log.warn(`could not drop the scratch database ${scratch}: ${error.message}`))
   }
 }
 

@@ -19,7 +19,8 @@ export async function runPlan(given: RunContext): Promise<CommandResult> {
   try {
     const { plan, privilegeProblems, skipped } = await inspectAndPlan(engine, session, context)
     for (const step of plan.steps) log.info({ step: step.action }, `plan: ${describeStep(step)}`)
-    for (const group of groupSkippedSteps(skipped)) log.warn({ databases: group.databases }, `plan: ${group.what} will be skipped: ${group.reason}`)
+    for (const group of groupSkippedSteps(skipped))
+      log.warn({ databases: group.databases }, `plan: ${group.what} will be skipped: ${group.reason}`)
     for (const problem of privilegeProblems) log.warn(`plan: apply would be refused: ${problem}`)
     for (const problem of plan.problems) log.error(`plan: ${problem}`)
     if (plan.problems.length > 0) {

@@ -45,7 +45,10 @@ export async function runRestore(context: RunContext, _version: string, options:
 function listedDatabase(config: Config, wanted: string | undefined): string {
   const found = config.databases.find((db) => db.name === wanted) ?? config.databases.find((db) => db.key === wanted)
   if (!found) {
-    throw new DbhookError(`--database ${JSON.stringify(wanted ?? '')} is not among DBHOOK_DATABASES (${config.databases.map((db) => db.name).join(', ')})`, ExitCode.usage)
+    throw new DbhookError(
+      `--database ${JSON.stringify(wanted ?? '')} is not among DBHOOK_DATABASES (${config.databases.map((db) => db.name).join(', ')})`,
+      ExitCode.usage,
+    )
   }
   return found.name
 }
@@ -62,7 +65,10 @@ async function restoreInto(context: RunContext, session: BackupSession, dump: st
   const { log } = context
   if (await session.databaseExists(target)) {
     if (!replace) {
-      throw new DbhookError(`database ${JSON.stringify(target)} exists: restore never writes over a database; choose another --into, or add --replace to drop and restore it`, ExitCode.failed)
+      throw new DbhookError(
+        `database ${JSON.stringify(target)} exists: restore never writes over a database; choose another --into, or add --replace to drop and restore it`,
+        ExitCode.failed,
+      )
     }
     const others = await session.otherSessions(target)
     if (others.length > 0) {
@@ -79,6 +85,10 @@ async function restoreInto(context: RunContext, session: BackupSession, dump: st
     await session.restore(dump, target)
   } catch (error) {
     await session.dropDatabase(target).catch(() => undefined)
-    throw new DbhookError(`restore into ${JSON.stringify(target)} failed and the database was dropped again: ${(error as Error).message}`, ExitCode.failed, { cause: error })
+    throw new DbhookError(
+      `restore into ${JSON.stringify(target)} failed and the database was dropped again: ${(error as Error).message}`,
+      ExitCode.failed,
+      { cause: error },
+    )
   }
 }

@@ -18,7 +18,9 @@ export async function runVerify(given: RunContext): Promise<CommandResult> {
       : ''
     return { exitCode: ExitCode.failed, outcome: `${problems.length} problems: ${problems.join('; ')}${hint}` }
   }
-  const outcome = engine.verified?.(config) ?? `${config.databases.length} databases exist, are owned by ${JSON.stringify(config.owner.name)} and accept its tables`
+  const outcome =
+    engine.verified?.(config) ??
+    `${config.databases.length} databases exist, are owned by ${JSON.stringify(config.owner.name)} and accept its tables`
   log.info(outcome)
   return { exitCode: ExitCode.ok, outcome }
 }

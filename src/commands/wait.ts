@@ -8,7 +8,9 @@ export async function runWait(context: RunContext): Promise<CommandResult> {
   const engine = await loadEngine(context.config)
   const session = await engine.connectAdmin(context)
   await session.close()
-  const outcome = engine.waited?.(context.config) ?? `${engine.label} at ${session.where ?? `${context.config.host}:${context.config.port}`} accepts connections`
+  const outcome =
+    engine.waited?.(context.config) ??
+    `${engine.label} at ${session.where ?? `${context.config.host}:${context.config.port}`} accepts connections`
   context.log.info(outcome)
   return { exitCode: ExitCode.ok, outcome }
 }

@@ -21,7 +21,9 @@ export function readBackupSettings(
   const backupCommand = command === 'backup' || command === 'restore' || command === 'drill'
   const dir = settings.DBHOOK_BACKUP_DIR || undefined
   if (backupCommand && dir === undefined && !(command === 'restore' && input.restoreFromFile)) {
-    problems.push(`DBHOOK_BACKUP_DIR is required: the folder ${command} ${command === 'backup' ? 'writes' : 'reads'} backups in${command === 'restore' ? ' (or give --from FILE)' : ''}`)
+    problems.push(
+      `DBHOOK_BACKUP_DIR is required: the folder ${command} ${command === 'backup' ? 'writes' : 'reads'} backups in${command === 'restore' ? ' (or give --from FILE)' : ''}`,
+    )
   }
   let key: Buffer | undefined
   const keyFile = settings.DBHOOK_BACKUP_KEY_FILE

@@ -35,7 +35,9 @@ export function readConnection(
   const attrs = settings.DBHOOK_TARGET_SESSION_ATTRS
   const attrsGiven = given.DBHOOK_TARGET_SESSION_ATTRS !== undefined
   if (attrsGiven && writingCommands.has(command) && ['read-only', 'standby', 'prefer-standby'].includes(attrs)) {
-    problems.push(`DBHOOK_TARGET_SESSION_ATTRS=${attrs} cannot be used with ${command}, which writes: use read-write (the default), primary or any`)
+    problems.push(
+      `DBHOOK_TARGET_SESSION_ATTRS=${attrs} cannot be used with ${command}, which writes: use read-write (the default), primary or any`,
+    )
   }
   const warnings = engine !== 'postgres' && attrsGiven ? ['DBHOOK_TARGET_SESSION_ATTRS is for PostgreSQL only and is ignored'] : []
   return { hosts, targetSessionAttrs: attrs, warnings }

@@ -30,7 +30,11 @@ export function parseDatabases(text: string): DatabaseSpec[] {
  * DBHOOK_DATABASES, required, parsed and each name checked with the engine's rule. Problems name the variable and
  * are added to `problems`; a list that does not parse reads as empty.
  */
-export function readDatabaseList(value: string, databaseNameProblem: (name: string) => string | undefined, problems: string[]): DatabaseSpec[] {
+export function readDatabaseList(
+  value: string,
+  databaseNameProblem: (name: string) => string | undefined,
+  problems: string[],
+): DatabaseSpec[] {
   if (value === '') {
     problems.push('DBHOOK_DATABASES is required: a list such as management=openzro,dex=dex')
     return []

@@ -33,19 +33,34 @@ export function readGeneratedSecrets(input: GeneratedSecretInput): { settings: G
   const problems: string[] = []
   const owner = input.ownerSecret.trim()
   const app = input.appSecret.trim()
-  for (const [variable, name] of [['DBHOOK_OWNER_GENERATED_SECRET', owner], ['DBHOOK_APP_GENERATED_SECRET', app]] as const) {
+  for (const [variable, name] of [
+    ['DBHOOK_OWNER_GENERATED_SECRET', owner],
+    ['DBHOOK_APP_GENERATED_SECRET', app],
+  ] as const) {
     if (name !== '' && (name.length > 253 || !dnsSubdomain.test(name))) {
-      problems.push(`${variable} ${JSON.stringify(name.slice(0, 80))} is not a Kubernetes Secret name (lower-case letters, digits, - and ., at most 253)`)
+      problems.push(
+        `${variable} ${JSON.stringify(name.slice(0, 80))} is not a Kubernetes Secret name (lower-case letters, digits, - and ., at most 253)`,
+      )
     }
   }
   if (owner !== '') {
-    if (input.ownerPasswordGiven) problems.push('DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_OWNER_PASSWORD are both set: the owner\'s password is either given or generated')
-    if (input.ownerIsAdmin) problems.push('DBHOOK_OWNER_GENERATED_SECRET is set but the owner is the admin dbhook logs in as, whose password must be given: set DBHOOK_ADMIN_USER to a provisioning user with CREATEROLE')
+    if (input.ownerPasswordGiven)
+      problems.push(
+        "DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_OWNER_PASSWORD are both set: the owner's password is either given or generated",
+      )
+    if (input.ownerIsAdmin)
+      problems.push(
+        'DBHOOK_OWNER_GENERATED_SECRET is set but the owner is the admin dbhook logs in as, whose password must be given: set DBHOOK_ADMIN_USER to a provisioning user with CREATEROLE',
+      )
   }
   if (app !== '') {
     if (input.appUser === '') problems.push('DBHOOK_APP_GENERATED_SECRET is set but DBHOOK_APP_USER is not')
-    else if (input.appPasswordGiven) problems.push('DBHOOK_APP_GENERATED_SECRET and DBHOOK_APP_PASSWORD are both set: the app role\'s password is either given or generated')
+    else if (input.appPasswordGiven)
+      problems.push(
+        "DBHOOK_APP_GENERATED_SECRET and DBHOOK_APP_PASSWORD are both set: the app role's password is either given or generated",
+      )
   }
-  if (owner !== '' && owner === app) problems.push('DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_APP_GENERATED_SECRET name the same Secret: each role keeps its own')
+  if (owner !== '' && owner === app)
+    problems.push('DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_APP_GENERATED_SECRET name the same Secret: each role keeps its own')
   return { settings: { ...(owner ? { owner } : {}), ...(app ? { app } : {}) }, problems }
 }

@@ -7,13 +7,20 @@ import { quoteValue } from './quote.ts'
  * "default host") and a Unix socket directory mixed with TCP hosts are refused. Returns the hosts, or the problems,
  * each naming the variable.
  */
-export function parseHosts(hostValue: string, portValue: string | undefined, defaultPort: number): { hosts: HostPort[]; problems: string[] } {
+export function parseHosts(
+  hostValue: string,
+  portValue: string | undefined,
+  defaultPort: number,
+): { hosts: HostPort[]; problems: string[] } {
   const problems: string[] = []
   const hosts = hostValue === '' ? [] : hostValue.split(',').map((h) => h.trim())
-  if (hosts.some((h) => h === '')) problems.push(`DBHOOK_HOST ${quoteValue(hostValue)} has an empty entry: list host names separated by commas`)
+  if (hosts.some((h) => h === ''))
+    problems.push(`DBHOOK_HOST ${quoteValue(hostValue)} has an empty entry: list host names separated by commas`)
   const sockets = hosts.filter((h) => h.startsWith('/'))
   if (sockets.length > 0 && sockets.length < hosts.filter((h) => h !== '').length) {
-    problems.push(`DBHOOK_HOST ${quoteValue(hostValue)} mixes a Unix socket directory with TCP hosts: list either TCP hosts or one socket directory`)
+    problems.push(
+      `DBHOOK_HOST ${quoteValue(hostValue)} mixes a Unix socket directory with TCP hosts: list either TCP hosts or one socket directory`,
+    )
   }
 
   let ports: number[] = []
@@ -27,9 +34,12 @@ export function parseHosts(hostValue: string, portValue: string | undefined, def
       problems.push(`DBHOOK_PORT ${quoteValue(portValue)} has an empty entry: give one port for all hosts, or one per host`)
     } else {
       const bad = entries.find((p) => portNumber(p) === undefined)
-      if (bad !== undefined) problems.push(`DBHOOK_PORT must be port numbers (1-65535) separated by commas, got ${quoteValue(bad)} in ${quoteValue(portValue)}`)
+      if (bad !== undefined)
+        problems.push(`DBHOOK_PORT must be port numbers (1-65535) separated by commas, got ${quoteValue(bad)} in ${quoteValue(portValue)}`)
       else if (hosts.length > 0 && entries.length !== hosts.length) {
-        problems.push(`DBHOOK_PORT lists ${entries.length} ports for ${hosts.length} ${hosts.length === 1 ? 'host' : 'hosts'} in DBHOOK_HOST: give one port for all hosts, or one per host`)
+        problems.push(
+          `DBHOOK_PORT lists ${entries.length} ports for ${hosts.length} ${hosts.length === 1 ? 'host' : 'hosts'} in DBHOOK_HOST: give one port for all hosts, or one per host`,
+        )
       } else ports = entries.map((p) => portNumber(p)!)
     }
   }

@@ -47,7 +47,10 @@ export function loadConfig(env: Env, command: Command, options: LoadConfigOption
   const databases = command === 'wait' ? [] : readDatabaseList(settings.DBHOOK_DATABASES, engineRules.databaseNameProblem, problems)
   const extensions = readExtensions(settings.DBHOOK_EXTENSIONS, problems)
   const { tls, warnings: tlsWarnings } = readTls({ settings, given, engine }, problems)
-  const backup = readBackupSettings({ settings, command, restoreFromFile: options.restoreFromFile ?? false, parseBackupKey: rules.parseBackupKey }, problems)
+  const backup = readBackupSettings(
+    { settings, command, restoreFromFile: options.restoreFromFile ?? false, parseBackupKey: rules.parseBackupKey },
+    problems,
+  )
 
   if (problems.length > 0) throw new ConfigError(problems)
 

@@ -28,7 +28,11 @@ type RoleVariables =
  * kept in a generated Secret. Problems never hold a password.
  */
 export function readRoles(
-  input: { readonly settings: Pick<Settings, RoleVariables>; readonly command: Command; readonly roleNameProblem: EngineRules['roleNameProblem'] },
+  input: {
+    readonly settings: Pick<Settings, RoleVariables>
+    readonly command: Command
+    readonly roleNameProblem: EngineRules['roleNameProblem']
+  },
   problems: string[],
 ): RoleSettings {
   const { settings, command, roleNameProblem } = input

@@ -47,7 +47,10 @@ export const dbhookVariables = {
   DBHOOK_ENGINE: choice('postgres, mysql (alias mariadb) or spanner', engineAliases)({ default: 'postgres' }),
   DBHOOK_HOST: str({ default: '' }),
   DBHOOK_PORT: str({ default: '' }),
-  DBHOOK_TARGET_SESSION_ATTRS: choice('one of any, read-write, read-only, primary, standby, prefer-standby', targetSessionAttrs)({
+  DBHOOK_TARGET_SESSION_ATTRS: choice(
+    'one of any, read-write, read-only, primary, standby, prefer-standby',
+    targetSessionAttrs,
+  )({
     default: 'read-write',
   }),
   DBHOOK_ADMIN_USER: str({ default: '' }),
@@ -62,7 +65,10 @@ export const dbhookVariables = {
   DBHOOK_EVENT_TRIGGER: choice<EventTriggerMode>('auto, on or off', { auto: 'auto', on: 'on', off: 'off' })({ default: 'auto' }),
   DBHOOK_CONNECTION_LIMIT: connectionLimit({ default: undefined }),
   DBHOOK_PARALLEL: countUpTo(32)({ default: 4 }),
-  DBHOOK_SSLMODE: choice('one of disable, allow, prefer, require, verify-ca, verify-full (or a MySQL mode)', sslModeAliases)({
+  DBHOOK_SSLMODE: choice(
+    'one of disable, allow, prefer, require, verify-ca, verify-full (or a MySQL mode)',
+    sslModeAliases,
+  )({
     default: 'prefer',
   }),
   DBHOOK_SSLROOTCERT: str({ default: '' }),

@@ -5,7 +5,16 @@ import type { ConnectVerdict } from '../wait.ts'
  * Node's codes for a server that cannot be reached yet or that cut the connection: worth another attempt with
  * every driver (each engine adds codes of its own).
  */
-export const unreachableCodes: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH'])
+export const unreachableCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+])
 
 /** The `code` a driver or Node error carries: a SQLSTATE, a gRPC status, `ECONNREFUSED`, `HANDSHAKE_SSL_ERROR`. */
 export function errorCode(error: unknown): string | undefined {
@@ -21,8 +30,14 @@ export function permanent(message: string, exitCode: ExitCode, cause: unknown): 
  * An error raised while applying a step, as `<what> failed: <server code> <message>`: exit 77 when the server
  * refused a privilege (`denied`), 1 otherwise. A DbhookError already says what to fix and passes unchanged.
  */
-export function stepFailure(what: string, error: unknown, server: { code: string | number | undefined; message: string; denied: boolean }): DbhookError {
+export function stepFailure(
+  what: string,
+  error: unknown,
+  server: { code: string | number | undefined; message: string; denied: boolean },
+): DbhookError {
   if (error instanceof DbhookError) return error
   const code = server.code ? `${server.code} ` : ''
-  return new DbhookError(`${what} failed: ${code}${server.message}`, server.denied ? ExitCode.noPermission : ExitCode.failed, { cause: error })
+  return new DbhookError(`${what} failed: ${code}${server.message}`, server.denied ? ExitCode.noPermission : ExitCode.failed, {
+    cause: error,
+  })
 }

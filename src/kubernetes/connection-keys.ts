@@ -33,7 +33,16 @@ export function sslModeWord(engine: Engine, mode: SslMode): string {
  * encodeURIComponent escapes anyway. node-postgres decodes the path with decodeURI, which leaves exactly these
  * escaped, so they must stay literal; libpq and Go's net/url (pgx) read them either way.
  */
-const literalInPath: Record<string, string> = { '%3B': ';', '%3A': ':', '%40': '@', '%26': '&', '%3D': '=', '%2B': '+', '%24': '$', '%2C': ',' }
+const literalInPath: Record<string, string> = {
+  '%3B': ';',
+  '%3A': ':',
+  '%40': '@',
+  '%26': '&',
+  '%3D': '=',
+  '%2B': '+',
+  '%24': '$',
+  '%2C': ',',
+}
 
 function encodePathSegment(name: string): string {
   return encodeURIComponent(name).replace(/%(3B|3A|40|26|3D|2B|24|2C)/g, (escape) => literalInPath[escape]!)

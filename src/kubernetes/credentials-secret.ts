@@ -42,7 +42,10 @@ export async function ensureCredentialsSecret(store: SecretStore, name: string, 
     if (added.length === 0) return { password, outcome: 'unchanged', written: [], racesLost }
     if (await store.addKeys(name, existing.resourceVersion, missing)) return { password, outcome: 'completed', written: added, racesLost }
   }
-  throw new DbhookError(`Secret ${store.namespace}/${name} changed under every one of ${maxAttempts} attempts to complete it; something else keeps rewriting it`, ExitCode.failed)
+  throw new DbhookError(
+    `Secret ${store.namespace}/${name} changed under every one of ${maxAttempts} attempts to complete it; something else keeps rewriting it`,
+    ExitCode.failed,
+  )
 }
 
 export interface InspectedSecret {
@@ -66,7 +69,12 @@ export async function inspectCredentialsSecret(store: SecretStore, name: string,
 }
 
 /** The password a present Secret decides (its own, or a new one when it has no `password` key) and the keys it lacks. */
-function completion(store: SecretStore, name: string, existing: StoredSecret, facts: SecretFacts): { password: string; missing: Record<string, string> } {
+function completion(
+  store: SecretStore,
+  name: string,
+  existing: StoredSecret,
+  facts: SecretFacts,
+): { password: string; missing: Record<string, string> } {
   const holder = existing.data.username
   if (holder !== undefined && holder !== facts.username) {
     throw new DbhookError(
@@ -76,7 +84,10 @@ function completion(store: SecretStore, name: string, existing: StoredSecret, fa
   }
   const stored = existing.data.password
   if (stored === '') {
-    throw new DbhookError(`Secret ${store.namespace}/${name} has an empty password key; dbhook never rewrites a key: remove it (kubectl patch) to have a password generated`, ExitCode.failed)
+    throw new DbhookError(
+      `Secret ${store.namespace}/${name} has an empty password key; dbhook never rewrites a key: remove it (kubectl patch) to have a password generated`,
+      ExitCode.failed,
+    )
   }
   const password = stored ?? generatePassword()
   return { password, missing: missingKeys(existing.data, connectionKeys({ ...facts, password })) }

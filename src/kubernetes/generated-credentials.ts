@@ -31,7 +31,14 @@ function generatedRoles(config: Config, kinds: readonly Kind[]): Generated[] {
 }
 
 function factsOf(config: Config, role: RoleSpec): SecretFacts {
-  return { engine: config.engine, host: config.host, port: config.port, sslMode: config.tls.mode, username: role.name, databases: config.databases }
+  return {
+    engine: config.engine,
+    host: config.host,
+    port: config.port,
+    sslMode: config.tls.mode,
+    username: role.name,
+    databases: config.databases,
+  }
 }
 
 async function openStore(context: RunContext, roles: readonly Generated[]): Promise<SecretStore> {
@@ -58,10 +65,13 @@ function withPasswords(context: RunContext, passwords: ReadonlyMap<Kind, string>
 async function warnAboutUris(context: RunContext): Promise<void> {
   const { namesNodePostgresMisreads, unusableUriKeys } = await import('./connection-keys.ts')
   const { config, log } = context
-  for (const key of unusableUriKeys(config.databases)) log.warn(`database key ${JSON.stringify(key)} cannot name a Secret key (letters, digits, -, _ and .): no uri-${key} is written`)
+  for (const key of unusableUriKeys(config.databases))
+    log.warn(`database key ${JSON.stringify(key)} cannot name a Secret key (letters, digits, -, _ and .): no uri-${key} is written`)
   if (config.engine === 'postgres') {
     for (const db of namesNodePostgresMisreads(config.databases)) {
-      log.warn(`uri-${db.key}: node-postgres misreads a database name holding / ? or # in a URI (libpq and pgx read it); such an application should use the host, port and database name instead`)
+      log.warn(
+        `uri-${db.key}: node-postgres misreads a database name holding / ? or # in a URI (libpq and pgx read it); such an application should use the host, port and database name instead`,
+      )
     }
   }
 }
@@ -83,11 +93,21 @@ export async function applyGeneratedCredentials(context: RunContext): Promise<Ru
     passwords.set(kind, ensured.password)
     const qualified = `${store.namespace}/${secret}`
     const where = `Secret ${qualified}`
-    if (ensured.racesLost > 0) context.log.info({ secret: qualified }, `${where} was created meanwhile or changed by another run (${ensured.racesLost}× 409 Conflict); read again`)
+    if (ensured.racesLost > 0)
+      context.log.info(
+        { secret: qualified },
+        `${where} was created meanwhile or changed by another run (${ensured.racesLost}× 409 Conflict); read again`,
+      )
     if (ensured.outcome === 'created') {
-      context.log.info({ secret: qualified, keys: ensured.written }, `generated a password for the ${kind} role ${JSON.stringify(role.name)} and created ${where}`)
+      context.log.info(
+        { secret: qualified, keys: ensured.written },
+        `generated a password for the ${kind} role ${JSON.stringify(role.name)} and created ${where}`,
+      )
     } else if (ensured.outcome === 'completed') {
-      context.log.info({ secret: qualified, keys: ensured.written }, `added ${ensured.written.join(', ')} to ${where}; its other keys are kept as they are`)
+      context.log.info(
+        { secret: qualified, keys: ensured.written },
+        `added ${ensured.written.join(', ')} to ${where}; its other keys are kept as they are`,
+      )
     } else {
       context.log.info({ secret: qualified }, `the password of the ${kind} role ${JSON.stringify(role.name)} comes from ${where}`)
     }
@@ -115,7 +135,9 @@ export async function planGeneratedCredentials(context: RunContext): Promise<{ c
     const qualified = `${store.namespace}/${secret}`
     const where = `Secret ${qualified}`
     if (seen.existing === undefined) {
-      pending.push(`generate a password for the ${kind} role ${JSON.stringify(role.name)} and create ${where} with ${seen.missing.join(', ')}`)
+      pending.push(
+        `generate a password for the ${kind} role ${JSON.stringify(role.name)} and create ${where} with ${seen.missing.join(', ')}`,
+      )
     } else if (seen.missing.length > 0) {
       pending.push(`add ${seen.missing.join(', ')} to ${where}`)
     } else {

@@ -1,5 +1,15 @@
 import { readFileSync } from 'node:fs'
-import { ApiException, CoreV1Api, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type V1Status } from '@kubernetes/client-node'
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  Observable,
+  PatchStrategy,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+  type RequestContext,
+  type V1Status,
+} from '@kubernetes/client-node'
 import { DbhookError, ExitCode } from '../errors.ts'
 import type { RunContext } from '../engines/engine.ts'
 import { untrustedCertificateCodes } from '../engines/tls-codes.ts'
@@ -33,7 +43,9 @@ export function kubernetesSecretStore(context: RunContext, variable: string): Se
   // Every request carries the run's signal and its own timeout, so neither a hung API server nor a SIGTERM waits.
   const requestOptions = (timeLeftMs: number, extra: readonly ObservableMiddleware[] = []): ConfigurationOptions => ({
     middleware: [
-      beforeSending((request) => request.setSignal(AbortSignal.any([context.signal, AbortSignal.timeout(Math.min(timeLeftMs, context.config.connectTimeoutMs))]))),
+      beforeSending((request) =>
+        request.setSignal(AbortSignal.any([context.signal, AbortSignal.timeout(Math.min(timeLeftMs, context.config.connectTimeoutMs))])),
+      ),
       ...extra,
     ],
     middlewareMergeStrategy: 'append',
@@ -42,11 +54,12 @@ export function kubernetesSecretStore(context: RunContext, variable: string): Se
   /** The request's result, or the expected status it was answered with (404 on read, 409 on create and patch). */
   const call = async <T>(what: string, request: (timeLeftMs: number) => Promise<T>, expected: readonly number[]): Promise<T | number> => {
     try {
-      return await connectWithRetry(
-        request,
-        (error) => classify(error, what, expected),
-        { deadline: context.deadline, signal: context.signal, log: context.log, target: server },
-      )
+      return await connectWithRetry(request, (error) => classify(error, what, expected), {
+        deadline: context.deadline,
+        signal: context.signal,
+        log: context.log,
+        target: server,
+      })
     } catch (error) {
       if (error instanceof ExpectedAnswer) return error.status
       throw error
@@ -57,7 +70,11 @@ export function kubernetesSecretStore(context: RunContext, variable: string): Se
     namespace,
     async read(name) {
       const what = `read Secret ${namespace}/${name}`
-      const result = await call(what, (timeLeft) => api.readNamespacedSecret({ name, namespace }, requestOptions(timeLeft)).then(fromSecret), [404])
+      const result = await call(
+        what,
+        (timeLeft) => api.readNamespacedSecret({ name, namespace }, requestOptions(timeLeft)).then(fromSecret),
+        [404],
+      )
       return typeof result === 'number' ? undefined : result
     },
     async create(name, data) {
@@ -75,20 +92,39 @@ export function kubernetesSecretStore(context: RunContext, variable: string): Se
         },
         stringData: { ...data },
       }
-      return (await call(what, (timeLeft) => api.createNamespacedSecret({ namespace, body }, requestOptions(timeLeft)).then(() => true), [409])) === true
+      return (
+        (await call(
+          what,
+          (timeLeft) => api.createNamespacedSecret({ namespace, body }, requestOptions(timeLeft)).then(() => true),
+          [409],
+        )) === true
+      )
     },
     async addKeys(name, resourceVersion, data) {
       const what = `add keys to Secret ${namespace}/${name}`
       const encoded = Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'utf8').toString('base64')]))
       const body = { metadata: { resourceVersion }, data: encoded }
-      return (await call(what, (timeLeft) => api.patchNamespacedSecret({ name, namespace, body }, requestOptions(timeLeft, [beforeSending((request) => request.setHeaderParam('Content-Type', PatchStrategy.MergePatch))])).then(() => true), [409])) === true
+      return (
+        (await call(
+          what,
+          (timeLeft) =>
+            api
+              .patchNamespacedSecret(
+                { name, namespace, body },
+                requestOptions(timeLeft, [beforeSending((request) => request.setHeaderParam('Content-Type', PatchStrategy.MergePatch))]),
+              )
+              .then(() => true),
+          [409],
+        )) === true
+      )
     },
   }
 }
 
 /** Why this process cannot use the in-cluster configuration, or undefined. */
 function inClusterProblem(): string | undefined {
-  if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) return 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set'
+  if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT)
+    return 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set'
   for (const file of ['token', 'ca.crt', 'namespace']) {
     try {
       readFileSync(`${serviceAccountDir}/${file}`)
@@ -111,7 +147,9 @@ function beforeSending(change: (request: RequestContext) => void): ObservableMid
 }
 
 function fromSecret(secret: { data?: Record<string, string>; metadata?: { resourceVersion?: string } }): StoredSecret {
-  const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]))
+  const data = Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]),
+  )
   return { data, resourceVersion: secret.metadata?.resourceVersion ?? '' }
 }
 
@@ -124,10 +162,22 @@ function classify(error: unknown, what: string, expected: readonly number[]): Co
     const status = statusOf(error)
     if (expected.includes(error.code)) return { retry: false, error: new ExpectedAnswer(error.code) }
     if (error.code === 401 || error.code === 403) {
-      return { retry: false, error: new DbhookError(`the Kubernetes API refused to ${what} (${error.code} ${status.reason ?? ''}): ${status.message ?? 'no message'}`, ExitCode.noPermission) }
+      return {
+        retry: false,
+        error: new DbhookError(
+          `the Kubernetes API refused to ${what} (${error.code} ${status.reason ?? ''}): ${status.message ?? 'no message'}`,
+          ExitCode.noPermission,
+        ),
+      }
     }
     if (transientStatuses.has(error.code)) return { retry: true, reason: `${what}: HTTP ${error.code} ${status.reason ?? ''}`.trim() }
-    return { retry: false, error: new DbhookError(`could not ${what}: HTTP ${error.code} ${status.reason ?? ''}: ${status.message ?? 'no message'}`, ExitCode.failed) }
+    return {
+      retry: false,
+      error: new DbhookError(
+        `could not ${what}: HTTP ${error.code} ${status.reason ?? ''}: ${status.message ?? 'no message'}`,
+        ExitCode.failed,
+      ),
+    }
   }
   // fetch's own failures (refused, reset, DNS, TLS) and this request's timeout are worth another attempt; anything
   // else is a bug or a refusal that retrying would only hide.
@@ -136,11 +186,20 @@ function classify(error: unknown, what: string, expected: readonly number[]): Co
   if (failure instanceof TypeError && failure.message === 'fetch failed') {
     const code = failure.cause?.code ?? ''
     if (untrustedCertificateCodes.has(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-      return { retry: false, error: new DbhookError(`could not ${what}: the API server's certificate does not verify against the CA of the token projection (${code})`, ExitCode.noPermission) }
+      return {
+        retry: false,
+        error: new DbhookError(
+          `could not ${what}: the API server's certificate does not verify against the CA of the token projection (${code})`,
+          ExitCode.noPermission,
+        ),
+      }
     }
     return { retry: true, reason: `${what}: ${code || failure.cause?.message || 'fetch failed'}` }
   }
-  return { retry: false, error: new DbhookError(`could not ${what}: ${failure?.message ?? String(error)}`, ExitCode.failed, { cause: error }) }
+  return {
+    retry: false,
+    error: new DbhookError(`could not ${what}: ${failure?.message ?? String(error)}`, ExitCode.failed, { cause: error }),
+  }
 }
 
 function statusOf(error: ApiException<unknown>): Partial<V1Status> {

@@ -53,7 +53,13 @@ describe('the rendered backup CronJobs run against a real PostgreSQL 15', () => 
     const result = await render([
       ciValues('backup-values.yaml'),
       {
-        postgres: { host: server.host, port: server.port, sslMode: 'disable', provisioning: { username: 'postgres', password: server.password }, databases: { flow: '', activity: '', dex: '' } },
+        postgres: {
+          host: server.host,
+          port: server.port,
+          sslMode: 'disable',
+          provisioning: { username: 'postgres', password: server.password },
+          databases: { flow: '', activity: '', dex: '' },
+        },
         waitTimeout: '20s',
         connectTimeout: '5s',
       },
@@ -64,7 +70,11 @@ describe('the rendered backup CronJobs run against a real PostgreSQL 15', () => 
     const apply = await runRenderedPod(only(manifests, 'Job', 'provision'), manifests, cluster)
     expect(apply.code, explain(apply)).toBe(0)
     const asOwner = { user: 'openzro', password: ownerPassword, database: 'openzro' }
-    await server.query("CREATE TABLE peers (id int PRIMARY KEY, name text); INSERT INTO peers SELECT g, 'peer ' || g FROM generate_series(1, 250) g", [], asOwner)
+    await server.query(
+      "CREATE TABLE peers (id int PRIMARY KEY, name text); INSERT INTO peers SELECT g, 'peer ' || g FROM generate_series(1, 250) g",
+      [],
+      asOwner,
+    )
 
     // After a successful install Helm deleted the hook Secret (hook-succeeded); the CronJobs run after that.
     const afterHooks = manifests.filter((m) => !(m.kind === 'Secret' && m.metadata.annotations?.['helm.sh/hook']))
@@ -97,15 +107,28 @@ describe('the rendered backup CronJobs run against a real PostgreSQL 15', () => 
 
     // Production changes after the backup; the README's restore (the app scaled to zero: no session is open).
     await server.query('DELETE FROM peers WHERE id > 10', [], asOwner)
-    const restore = await runRenderedPod(withArgs(backupCronJob, ['restore', '--database', 'openzro', '--from', 'latest', '--replace']), afterHooks, cluster)
+    const restore = await runRenderedPod(
+      withArgs(backupCronJob, ['restore', '--database', 'openzro', '--from', 'latest', '--replace']),
+      afterHooks,
+      cluster,
+    )
     expect(restore.code, explain(restore)).toBe(0)
     expect(await server.query('SELECT count(*)::int AS n FROM peers', [], asOwner)).toEqual([{ n: 250 }])
-    const owner = await server.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'openzro'")
+    const owner = await server.query<{ owner: string }>(
+      "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'openzro'",
+    )
     expect(owner).toEqual([{ owner: 'openzro' }])
 
     // Without the key the same restore fails cleanly and leaves the database alone.
-    const keyless: ClusterObjects = { ...cluster, secrets: { ...cluster.secrets, 'openzro-backup-key': { 'aes-256-key': randomBytes(32).toString('hex') } } }
-    const wrongKey = await runRenderedPod(withArgs(backupCronJob, ['restore', '--database', 'openzro', '--into', 'openzro_wrong_key']), afterHooks, keyless)
+    const keyless: ClusterObjects = {
+      ...cluster,
+      secrets: { ...cluster.secrets, 'openzro-backup-key': { 'aes-256-key': randomBytes(32).toString('hex') } },
+    }
+    const wrongKey = await runRenderedPod(
+      withArgs(backupCronJob, ['restore', '--database', 'openzro', '--into', 'openzro_wrong_key']),
+      afterHooks,
+      keyless,
+    )
     expect(wrongKey.code, explain(wrongKey)).not.toBe(0)
     expect(wrongKey.terminationMessage).toMatch(/key|authentication/)
     expect(await server.query("SELECT datname FROM pg_database WHERE datname = 'openzro_wrong_key'")).toEqual([])

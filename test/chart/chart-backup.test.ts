@@ -13,7 +13,12 @@ async function rendered(values: Parameters<typeof render>[0]): Promise<Rendered>
   return result
 }
 
-type Volume = { name: string; secret?: { secretName: string; defaultMode: number; items: { key: string; path: string; mode: number }[] }; persistentVolumeClaim?: { claimName: string; readOnly?: boolean }; emptyDir?: object }
+type Volume = {
+  name: string
+  secret?: { secretName: string; defaultMode: number; items: { key: string; path: string; mode: number }[] }
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean }
+  emptyDir?: object
+}
 type Mount = { name: string; mountPath: string; readOnly?: boolean }
 
 function mountOf(cronJob: Manifest, path: string): { mount: Mount; volume: Volume } {
@@ -46,7 +51,9 @@ describe('backup CronJobs', () => {
   })
 
   test('the CronJobs, the PVC and the backup Secret validate against the Kubernetes schemas and know no stray field', async () => {
-    const scheduled = manifests.filter((m) => m.kind === 'CronJob' || m.kind === 'PersistentVolumeClaim' || m.metadata.labels?.['app.kubernetes.io/component'] === 'backup')
+    const scheduled = manifests.filter(
+      (m) => m.kind === 'CronJob' || m.kind === 'PersistentVolumeClaim' || m.metadata.labels?.['app.kubernetes.io/component'] === 'backup',
+    )
     expect(scheduled.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
       'CronJob/openzro-dbhook-backup',
       'CronJob/openzro-dbhook-drill',
@@ -114,7 +121,12 @@ describe('backup CronJobs', () => {
       const spec = podSpecOf(cronJob)
       const container = spec.containers[0]
       const where = cronJob.metadata.name
-      expect(spec.securityContext, where).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } })
+      expect(spec.securityContext, where).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        fsGroup: 65532,
+        seccompProfile: { type: 'RuntimeDefault' },
+      })
       expect(container.securityContext, where).toMatchObject({
         runAsNonRoot: true,
         runAsUser: 65532,
@@ -131,7 +143,10 @@ describe('backup CronJobs', () => {
       expect(mountOf(cronJob, '/tmp').volume).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } })
       for (const mount of container.volumeMounts as Mount[]) {
         const writable = mount.readOnly !== true
-        expect([mount.name, writable], where).toEqual([mount.name, mount.name === 'tmp' || (mount.name === 'backups' && container.args[0] === 'backup')])
+        expect([mount.name, writable], where).toEqual([
+          mount.name,
+          mount.name === 'tmp' || (mount.name === 'backups' && container.args[0] === 'backup'),
+        ])
       }
     }
   })
@@ -140,7 +155,9 @@ describe('backup CronJobs', () => {
     const cronJob = only(manifests, 'CronJob', 'backup')
     const secret = only(manifests, 'Secret', 'backup')
     expect(secret.metadata.annotations?.['helm.sh/hook']).toBeUndefined()
-    const decoded = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))
+    const decoded = Object.fromEntries(
+      Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+    )
     expect(decoded).toEqual({ 'admin-password': 'REPLACE_WITH_ADMIN_PASSWORD' })
     for (const entry of podSpecOf(cronJob).containers[0].env as { name: string; value: string }[]) {
       expect(entry.value, entry.name).not.toContain('REPLACE_WITH_ADMIN_PASSWORD')
@@ -149,7 +166,10 @@ describe('backup CronJobs', () => {
       ['/var/run/secrets/dbhook/admin/password', '/var/run/secrets/dbhook/backup-key/key'].map((path) => {
         const { volume } = mountOf(cronJob, path)
         expect(volume.secret!.defaultMode, path).toBe(0o400)
-        expect(volume.secret!.items.map((i) => i.mode), path).toEqual([0o400])
+        expect(
+          volume.secret!.items.map((i) => i.mode),
+          path,
+        ).toEqual([0o400])
         return [path, `${volume.secret!.secretName}/${volume.secret!.items[0]!.key}`]
       }),
     )
@@ -174,14 +194,20 @@ describe('backup CronJobs', () => {
   test('the created claim has the size, class and access mode asked for and survives helm uninstall', () => {
     const claim = only(manifests, 'PersistentVolumeClaim')
     expect(claim.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' })
-    expect(claim.spec).toEqual({ accessModes: ['ReadWriteOnce'], storageClassName: 'fast-ssd', resources: { requests: { storage: '20Gi' } } })
+    expect(claim.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'fast-ssd',
+      resources: { requests: { storage: '20Gi' } },
+    })
   })
 
   test('an existing claim and existing Secrets: no PVC, no Secret, no key file, the pgtools image pinned by digest', async () => {
     const digest = `sha256:${'ab'.repeat(32)}`
     const { manifests: existing } = await rendered([
       { postgres: { enabled: true, host: 'db', username: 'openzro', existingSecret: 'openzro-db' } },
-      { backup: { enabled: true, persistence: { existingClaim: 'nfs-backups' }, image: { repository: 'registry.example/dbhook', digest } } },
+      {
+        backup: { enabled: true, persistence: { existingClaim: 'nfs-backups' }, image: { repository: 'registry.example/dbhook', digest } },
+      },
     ])
     expect(byKind(existing, 'PersistentVolumeClaim')).toEqual([])
     expect(byKind(existing, 'Secret')).toEqual([])
@@ -191,7 +217,11 @@ describe('backup CronJobs', () => {
     expect(cronJob.spec.timeZone).toBeUndefined()
     expect(mountOf(cronJob, '/var/backups/dbhook').volume.persistentVolumeClaim!.claimName).toBe('nfs-backups')
     expect(podSpecOf(cronJob).containers[0].image).toBe(`registry.example/dbhook:0.1.0-pgtools@${digest}`)
-    expect(envOf(cronJob)).toMatchObject({ DBHOOK_BACKUP_KEEP_DAYS: '7', DBHOOK_ADMIN_USER: 'openzro', DBHOOK_ADMIN_PASSWORD_FILE: '/var/run/secrets/dbhook/owner/password' })
+    expect(envOf(cronJob)).toMatchObject({
+      DBHOOK_BACKUP_KEEP_DAYS: '7',
+      DBHOOK_ADMIN_USER: 'openzro',
+      DBHOOK_ADMIN_PASSWORD_FILE: '/var/run/secrets/dbhook/owner/password',
+    })
     expect(envOf(cronJob).DBHOOK_BACKUP_KEY_FILE).toBeUndefined()
     // The runtime user provisions for itself: its password, from the existing Secret, is the admin password.
     expect(mountOf(cronJob, '/var/run/secrets/dbhook/owner/password').volume.secret!.secretName).toBe('openzro-db')
@@ -200,7 +230,10 @@ describe('backup CronJobs', () => {
   })
 
   test('MySQL: the same CronJob for mariadb-dump, with the mysql settings', async () => {
-    const { manifests: mysql } = await rendered([ciValues('mysql-values.yaml'), { backup: { enabled: true, persistence: { size: '5Gi' } } }])
+    const { manifests: mysql } = await rendered([
+      ciValues('mysql-values.yaml'),
+      { backup: { enabled: true, persistence: { size: '5Gi' } } },
+    ])
     const cronJob = only(mysql, 'CronJob', 'backup')
     expect(envOf(cronJob)).toMatchObject({ DBHOOK_ENGINE: 'mysql', DBHOOK_PORT: '3306', DBHOOK_BACKUP_DIR: '/var/backups/dbhook' })
     expect(await schemaProblems(mysql)).toEqual([])
@@ -208,9 +241,12 @@ describe('backup CronJobs', () => {
 
   test('a long release name keeps CronJob names within 52 characters', async () => {
     const release = 'a-release-name-that-is-long-enough-to-need-truncating'
-    const result = await render([openZroPostgres, { backup: { enabled: true, persistence: { size: '1Gi' }, drill: { enabled: true } } }], { release })
+    const result = await render([openZroPostgres, { backup: { enabled: true, persistence: { size: '1Gi' }, drill: { enabled: true } } }], {
+      release,
+    })
     expect(result.code, result.stderr).toBe(0)
-    for (const cronJob of byKind(result.manifests, 'CronJob')) expect(cronJob.metadata.name.length, cronJob.metadata.name).toBeLessThanOrEqual(52)
+    for (const cronJob of byKind(result.manifests, 'CronJob'))
+      expect(cronJob.metadata.name.length, cronJob.metadata.name).toBeLessThanOrEqual(52)
     expect(byKind(result.manifests, 'CronJob').map((c) => c.metadata.name.split('-').pop())).toEqual(['backup', 'drill'])
   })
 })
@@ -218,21 +254,57 @@ describe('backup CronJobs', () => {
 describe('bad backup values fail with a clear message', () => {
   const volume = { persistence: { size: '10Gi' } }
   const cases: [string, Record<string, unknown>[], string][] = [
-    ['neither an existing claim nor a size', [openZroPostgres, { backup: { enabled: true } }], 'backup.persistence.existingClaim or backup.persistence.size is required'],
+    [
+      'neither an existing claim nor a size',
+      [openZroPostgres, { backup: { enabled: true } }],
+      'backup.persistence.existingClaim or backup.persistence.size is required',
+    ],
     [
       'both an existing claim and a size',
       [openZroPostgres, { backup: { enabled: true, persistence: { existingClaim: 'pvc', size: '1Gi' } } }],
       'backup.persistence.existingClaim (pvc) and backup.persistence.size are both set',
     ],
-    ['backup without a database server', [{ backup: { enabled: true, ...volume } }], 'backup.enabled is true but neither postgres.enabled nor mysql.enabled is'],
-    ['a drill without backups', [openZroPostgres, { backup: { drill: { enabled: true } } }], 'backup.drill.enabled is true but backup.enabled is false'],
-    ['a schedule that is a number', [openZroPostgres, { backup: { enabled: true, ...volume, schedule: 2 } }], "at '/backup/schedule': got number, want string"],
-    ['a schedule with three fields', [openZroPostgres, { backup: { enabled: true, ...volume, schedule: '0 2 *' } }], "at '/backup/schedule'"],
-    ['a drill schedule that is not cron', [openZroPostgres, { backup: { enabled: true, ...volume, drill: { enabled: true, schedule: 'weekly' } } }], "at '/backup/drill/schedule'"],
-    ['a size that is not a quantity', [openZroPostgres, { backup: { enabled: true, persistence: { size: 'ten gigs' } } }], "at '/backup/persistence/size'"],
-    ['an unknown access mode', [openZroPostgres, { backup: { enabled: true, persistence: { size: '1Gi', accessMode: 'ReadOnlyMany' } } }], "at '/backup/persistence/accessMode'"],
+    [
+      'backup without a database server',
+      [{ backup: { enabled: true, ...volume } }],
+      'backup.enabled is true but neither postgres.enabled nor mysql.enabled is',
+    ],
+    [
+      'a drill without backups',
+      [openZroPostgres, { backup: { drill: { enabled: true } } }],
+      'backup.drill.enabled is true but backup.enabled is false',
+    ],
+    [
+      'a schedule that is a number',
+      [openZroPostgres, { backup: { enabled: true, ...volume, schedule: 2 } }],
+      "at '/backup/schedule': got number, want string",
+    ],
+    [
+      'a schedule with three fields',
+      [openZroPostgres, { backup: { enabled: true, ...volume, schedule: '0 2 *' } }],
+      "at '/backup/schedule'",
+    ],
+    [
+      'a drill schedule that is not cron',
+      [openZroPostgres, { backup: { enabled: true, ...volume, drill: { enabled: true, schedule: 'weekly' } } }],
+      "at '/backup/drill/schedule'",
+    ],
+    [
+      'a size that is not a quantity',
+      [openZroPostgres, { backup: { enabled: true, persistence: { size: 'ten gigs' } } }],
+      "at '/backup/persistence/size'",
+    ],
+    [
+      'an unknown access mode',
+      [openZroPostgres, { backup: { enabled: true, persistence: { size: '1Gi', accessMode: 'ReadOnlyMany' } } }],
+      "at '/backup/persistence/accessMode'",
+    ],
     ['keepDays of zero', [openZroPostgres, { backup: { enabled: true, ...volume, keepDays: 0 } }], "at '/backup/keepDays'"],
-    ['a misspelt backup key', [openZroPostgres, { backup: { enabled: true, ...volume, keep_days: 3 } }], "additional properties 'keep_days' not allowed"],
+    [
+      'a misspelt backup key',
+      [openZroPostgres, { backup: { enabled: true, ...volume, keep_days: 3 } }],
+      "additional properties 'keep_days' not allowed",
+    ],
   ]
   test.each(cases)('%s', async (_name, values, message) => {
     const result = await render(values)

@@ -64,7 +64,8 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
     expect(install.terminationMessage).toMatch(/^apply: /)
     // Every password file was mounted 0400 (0440 with the fsGroup's read, as the kubelet leaves it).
     expect(Object.values(install.mountedModes)).toEqual(['0440', '0440'])
-    for (const password of [ownerPassword, server.password]) expect(install.stdout + install.stderr + install.terminationMessage).not.toContain(password)
+    for (const password of [ownerPassword, server.password])
+      expect(install.stdout + install.stderr + install.terminationMessage).not.toContain(password)
 
     // pre-upgrade: the same Job again changes nothing.
     const upgrade = await runRenderedPod(job, manifests)
@@ -79,7 +80,12 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
   test('existing Secrets: a provisioning user with CREATEDB and CREATEROLE creates the runtime and app users', async () => {
     await server.query(`CREATE ROLE provisioner LOGIN CREATEDB CREATEROLE PASSWORD 'provisioner-pw-1'`)
     const names = { management: 'es_management', flow: 'es_flow', activity: 'es_activity', dex: 'es_dex' }
-    const manifests = await renderFor('existing-secrets-values.yaml', { username: 'es_owner', appUser: { username: 'es_app' }, databases: names, extensions: [] })
+    const manifests = await renderFor('existing-secrets-values.yaml', {
+      username: 'es_owner',
+      appUser: { username: 'es_app' },
+      databases: names,
+      extensions: [],
+    })
     const cluster = {
       secrets: {
         'openzro-db': { password: 'es-owner-pw-1', 'app-password': 'es-app-pw-1' },
@@ -91,7 +97,9 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
     // The 64Mi limit: what the kernel cannot reclaim (anonymous memory) stays far below it; the rest is node's
     // own code, file-backed and shared.
     const memory = run.memory!
-    console.info(`apply Job peak memory: anonymous ${(memory.anonKiB / 1024).toFixed(1)} MiB, file-backed ${(memory.fileKiB / 1024).toFixed(1)} MiB, VmHWM ${(memory.totalKiB / 1024).toFixed(1)} MiB`)
+    console.info(
+      `apply Job peak memory: anonymous ${(memory.anonKiB / 1024).toFixed(1)} MiB, file-backed ${(memory.fileKiB / 1024).toFixed(1)} MiB, VmHWM ${(memory.totalKiB / 1024).toFixed(1)} MiB`,
+    )
     expect(memory.anonKiB).toBeGreaterThan(0)
     expect(memory.anonKiB).toBeLessThan(40 * 1024)
     const dbs = Object.values(names)
@@ -106,7 +114,11 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
     // The DBA created the runtime user, but not yet its databases.
     await server.query(`CREATE ROLE verify_owner LOGIN PASSWORD 'verify-owner-pw-1'`)
     const names = { management: 'v_openzro', flow: 'v_openzro_flow', activity: 'v_openzro_activity', dex: 'v_dex' }
-    const manifests = await renderFor('verify-only-values.yaml', { username: 'verify_owner', password: 'verify-owner-pw-1', databases: names })
+    const manifests = await renderFor('verify-only-values.yaml', {
+      username: 'verify_owner',
+      password: 'verify-owner-pw-1',
+      databases: names,
+    })
     const job = only(manifests, 'Job', 'verify')
 
     const failed = await runRenderedPod(job, manifests)
@@ -116,7 +128,9 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
 
     // The command in the Job's annotation, run as written (the image's entrypoint is dbhook).
     const command = job.metadata.annotations!['dbhook.io/dba-sql-command']!
-    const env = Object.fromEntries([...command.matchAll(/--env='((?:[^']|'\\'')*)'/g)].map((m) => m[1]!.replace(/'\\''/g, "'").split(/=(.*)/s).slice(0, 2)))
+    const env = Object.fromEntries(
+      [...command.matchAll(/--env='((?:[^']|'\\'')*)'/g)].map((m) => m[1]!.replace(/'\\''/g, "'").split(/=(.*)/s).slice(0, 2)),
+    )
     const args = command.slice(command.lastIndexOf(' -- ') + 4).split(' ')
     expect(args).toEqual(['sql'])
     const sql = await runDbhook(args, env)
@@ -127,9 +141,28 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dbhook-dba-'))
     try {
       await writeFile(join(dir, 'provision.sql'), sql.stdout)
-      await execFile('psql', ['-v', 'ON_ERROR_STOP=1', '-X', '-q', '-h', server.host, '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-f', join(dir, 'provision.sql')], {
-        env: { PATH: process.env.PATH ?? '', PGPASSWORD: server.password },
-      })
+      await execFile(
+        'psql',
+        [
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-X',
+          '-q',
+          '-h',
+          server.host,
+          '-p',
+          String(server.port),
+          '-U',
+          'postgres',
+          '-d',
+          'postgres',
+          '-f',
+          join(dir, 'provision.sql'),
+        ],
+        {
+          env: { PATH: process.env.PATH ?? '', PGPASSWORD: server.password },
+        },
+      )
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -148,14 +181,25 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
         'ca.crt': { content: certs.ca.cert, mode: 0o644 },
       },
       // The harness's superuser may use plaintext; everyone else needs TLS and a client certificate from the CA.
-      hba: ['local all all scram-sha-256', 'host all postgres 127.0.0.1/32 scram-sha-256', 'hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca', ''].join('\n'),
+      hba: [
+        'local all all scram-sha-256',
+        'host all postgres 127.0.0.1/32 scram-sha-256',
+        'hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca',
+        '',
+      ].join('\n'),
     })
     try {
       await tlsServer.query(`CREATE ROLE tls_provisioner LOGIN CREATEDB CREATEROLE PASSWORD 'tls-provisioner-pw-1'`)
       const result = await render([
         ciValues('tls-client-cert-values.yaml'),
         {
-          postgres: { host: tlsServer.host, port: tlsServer.port, username: 'tls_owner', password: 'tls-owner-pw-1', provisioning: { username: 'tls_provisioner', password: 'tls-provisioner-pw-1' } },
+          postgres: {
+            host: tlsServer.host,
+            port: tlsServer.port,
+            username: 'tls_owner',
+            password: 'tls-owner-pw-1',
+            provisioning: { username: 'tls_provisioner', password: 'tls-provisioner-pw-1' },
+          },
           waitTimeout: '20s',
         },
       ])

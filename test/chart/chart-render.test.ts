@@ -6,12 +6,28 @@ import { beforeAll, describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { documentedValues, readmeTable, valuesTable } from '../../scripts/values-doc.ts'
 import { valuesSchema, valuesSchemaPath, valuesSchemaText } from '../../scripts/values-schema.ts'
-import { byKind, chartDir, ciValues, ciValuesDir, envOf, helm, helmBinary, lint, only, podSpecOf, render, type Manifest, type Rendered } from './helm.ts'
+import {
+  byKind,
+  chartDir,
+  ciValues,
+  ciValuesDir,
+  envOf,
+  helm,
+  helmBinary,
+  lint,
+  only,
+  podSpecOf,
+  render,
+  type Manifest,
+  type Rendered,
+} from './helm.ts'
 import { schemaProblems, unknownFieldProblems } from './kubernetes-schema.ts'
 
 const kubernetesModels = join(import.meta.dirname, '../../node_modules/kubernetes-models')
 
-const matrix = readdirSync(ciValuesDir).filter((f) => f.endsWith('.yaml')).sort()
+const matrix = readdirSync(ciValuesDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
 const openZroPostgres = {
   postgres: { enabled: true, host: 'db.internal', username: 'openzro', password: 'pg-secret-1' },
 }
@@ -47,10 +63,17 @@ describe('helm lint --strict over the values matrix in chart/ci', () => {
     },
     'generated-secret-values.yaml': (m) => {
       expect(envOf(only(m, 'Job')).DBHOOK_OWNER_GENERATED_SECRET).toMatch(/-credentials$/)
-      expect(byKind(m, 'Role').flatMap((r) => r.rules.flatMap((rule: { verbs: string[] }) => rule.verbs)).sort()).toEqual(['create', 'get', 'patch'])
+      expect(
+        byKind(m, 'Role')
+          .flatMap((r) => r.rules.flatMap((rule: { verbs: string[] }) => rule.verbs))
+          .sort(),
+      ).toEqual(['create', 'get', 'patch'])
     },
     'mysql-values.yaml': (m) => expect(envOf(only(m, 'Job')).DBHOOK_ENGINE).toBe('mysql'),
-    'openzro-postgres-values.yaml': (m) => expect(envOf(only(m, 'Job')).DBHOOK_DATABASES).toBe('{"activity":"openzro_activity","dex":"dex","flow":"openzro_flow","management":"openzro"}'),
+    'openzro-postgres-values.yaml': (m) =>
+      expect(envOf(only(m, 'Job')).DBHOOK_DATABASES).toBe(
+        '{"activity":"openzro_activity","dex":"dex","flow":"openzro_flow","management":"openzro"}',
+      ),
     'sqlite-lab-values.yaml': (m) => expect(m.filter((x) => x.kind === 'Job' || x.kind === 'CronJob')).toEqual([]),
     'tls-client-cert-values.yaml': (m) => expect(envOf(only(m, 'Job')).DBHOOK_SSLMODE).toBe('verify-full'),
     'verify-only-values.yaml': (m) => expect(byKind(m, 'Job').map((j) => podSpecOf(j).containers[0].args)).toEqual([['verify']]),
@@ -102,7 +125,9 @@ describe('rendered manifests against the Kubernetes OpenAPI schemas', () => {
     job.spec.backoffLimit = 'zero'
     job.spec.template.spec.containers[0].terminationMesagePolicy = 'FallbackToLogsOnError'
     expect((await schemaProblems([job])).join('\n')).toContain('backoffLimit must be integer')
-    expect((await unknownFieldProblems({ typo: [job] })).join('\n')).toMatch(/'"?terminationMesagePolicy"?' does not exist in type 'IContainer'/)
+    expect((await unknownFieldProblems({ typo: [job] })).join('\n')).toMatch(
+      /'"?terminationMesagePolicy"?' does not exist in type 'IContainer'/,
+    )
   }, 60_000)
 })
 
@@ -142,7 +167,12 @@ describe('rendering rules', () => {
       DBHOOK_ADMIN_USER: 'openzro',
       DBHOOK_OWNER: 'openzro',
     })
-    expect(JSON.parse(envOf(job).DBHOOK_DATABASES!)).toEqual({ management: 'openzro', flow: 'openzro_flow', activity: 'openzro_activity', dex: 'dex' })
+    expect(JSON.parse(envOf(job).DBHOOK_DATABASES!)).toEqual({
+      management: 'openzro',
+      flow: 'openzro_flow',
+      activity: 'openzro_activity',
+      dex: 'dex',
+    })
     expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 600 })
     expect(job.spec.ttlSecondsAfterFinished).toBeUndefined()
     expect(notes).toContain('ran `dbhook apply`')
@@ -160,7 +190,9 @@ describe('rendering rules', () => {
     expect(env.DBHOOK_ADMIN_USER).toBeUndefined()
     expect(env.DBHOOK_ADMIN_PASSWORD_FILE).toBeUndefined()
     const command = annotations(job)['dbhook.io/dba-sql-command']!
-    expect(command).toMatch(/^kubectl run openzro-dbhook-sql --namespace apps --rm -i --restart=Never --image=ghcr\.io\/dbhook\/dbhook:0\.1\.0 /)
+    expect(command).toMatch(
+      /^kubectl run openzro-dbhook-sql --namespace apps --rm -i --restart=Never --image=ghcr\.io\/dbhook\/dbhook:0\.1\.0 /,
+    )
     expect(command).toContain(`--env='DBHOOK_DATABASES=${env.DBHOOK_DATABASES}'`)
     expect(command).toMatch(/ -- sql$/)
     expect(notes).toContain(command)
@@ -178,7 +210,9 @@ describe('rendering rules', () => {
       'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation,HookSucceeded',
       'argocd.argoproj.io/sync-wave': '-5',
     })
-    const decoded = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))
+    const decoded = Object.fromEntries(
+      Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+    )
     expect(decoded).toEqual({ 'owner-password': 'REPLACE_WITH_PG_PASSWORD', 'admin-password': 'REPLACE_WITH_ADMIN_PASSWORD' })
     // Every Secret a pod mounts is this hook Secret or an existing one: nothing the pre-install hook needs is
     // an ordinary release resource.
@@ -194,8 +228,17 @@ describe('rendering rules', () => {
     const { manifests } = await rendered([ciValues('existing-secrets-values.yaml')])
     expect(byKind(manifests, 'Secret')).toEqual([])
     const job = only(manifests, 'Job')
-    const secrets = Object.fromEntries(podSpecOf(job).volumes.map((v: { name: string; secret: { secretName: string; items: { key: string }[] } }) => [v.name, `${v.secret.secretName}/${v.secret.items[0]!.key}`]))
-    expect(secrets).toEqual({ 'admin-password': 'postgres-admin/admin-password', 'owner-password': 'openzro-db/password', 'app-password': 'openzro-db/app-password' })
+    const secrets = Object.fromEntries(
+      podSpecOf(job).volumes.map((v: { name: string; secret: { secretName: string; items: { key: string }[] } }) => [
+        v.name,
+        `${v.secret.secretName}/${v.secret.items[0]!.key}`,
+      ]),
+    )
+    expect(secrets).toEqual({
+      'admin-password': 'postgres-admin/admin-password',
+      'owner-password': 'openzro-db/password',
+      'app-password': 'openzro-db/app-password',
+    })
     expect(envOf(job)).toMatchObject({
       DBHOOK_ADMIN_USER: 'provisioner',
       DBHOOK_ADMIN_PASSWORD_FILE: '/var/run/secrets/dbhook/admin/password',
@@ -208,7 +251,11 @@ describe('rendering rules', () => {
     })
     const account = only(manifests, 'ServiceAccount')
     expect(account.automountServiceAccountToken).toBe(false)
-    expect(annotations(account)).toMatchObject({ 'helm.sh/hook': 'pre-install,pre-upgrade,test', 'helm.sh/hook-weight': '-5', 'iam.gke.io/gcp-service-account': 'dbhook@example.iam.gserviceaccount.com' })
+    expect(annotations(account)).toMatchObject({
+      'helm.sh/hook': 'pre-install,pre-upgrade,test',
+      'helm.sh/hook-weight': '-5',
+      'iam.gke.io/gcp-service-account': 'dbhook@example.iam.gserviceaccount.com',
+    })
     expect(podSpecOf(job).serviceAccountName).toBe(account.metadata.name)
     expect(podSpecOf(job).imagePullSecrets).toEqual([{ name: 'regcred' }])
   })
@@ -216,7 +263,9 @@ describe('rendering rules', () => {
   test('passwords reach every container only as files mounted with mode 0400', async () => {
     for (const file of matrix) {
       const { manifests } = await rendered([ciValues(file)])
-      const passwords = byKind(manifests, 'Secret').flatMap((s) => Object.values(s.data as Record<string, string>).map((v) => Buffer.from(v, 'base64').toString()))
+      const passwords = byKind(manifests, 'Secret').flatMap((s) =>
+        Object.values(s.data as Record<string, string>).map((v) => Buffer.from(v, 'base64').toString()),
+      )
       for (const pod of pods(manifests)) {
         const spec = podSpecOf(pod)
         const container = spec.containers[0]
@@ -257,7 +306,9 @@ describe('rendering rules', () => {
     ])
     // dex: "" leaves that database out; the digest pins the image.
     expect(JSON.parse(envOf(job).DBHOOK_DATABASES!)).toEqual({ management: 'openzro', flow: 'openzro_flow', activity: 'openzro_activity' })
-    expect(spec.containers[0].image).toBe('ghcr.io/dbhook/dbhook:0.1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef')
+    expect(spec.containers[0].image).toBe(
+      'ghcr.io/dbhook/dbhook:0.1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    )
     expect(spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' })
     expect(job.spec.template.metadata.labels.team).toBe('platform')
     expect(job.spec.template.metadata.annotations).toEqual({ 'sidecar.istio.io/inject': 'false' })
@@ -271,7 +322,12 @@ describe('rendering rules', () => {
         const spec = podSpecOf(pod)
         const container = spec.containers[0]
         const where = `${file} ${pod.kind}/${pod.metadata.name}`
-        expect(spec.securityContext, where).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } })
+        expect(spec.securityContext, where).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          fsGroup: 65532,
+          seccompProfile: { type: 'RuntimeDefault' },
+        })
         expect(container.securityContext, where).toMatchObject({
           runAsNonRoot: true,
           runAsUser: 65532,
@@ -316,7 +372,11 @@ describe('rendering rules', () => {
     })
     expect(envOf(job).DBHOOK_ADMIN_DATABASE).toBeUndefined()
     expect(envOf(job).DBHOOK_EVENT_TRIGGER).toBeUndefined()
-    for (const [tls, expected] of [[true, 'true'], [false, 'false'], ['skip-verify', 'skip-verify']] as const) {
+    for (const [tls, expected] of [
+      [true, 'true'],
+      [false, 'false'],
+      ['skip-verify', 'skip-verify'],
+    ] as const) {
       const result = await rendered([ciValues('mysql-values.yaml'), { mysql: { tls } }])
       expect(envOf(only(result.manifests, 'Job')).DBHOOK_SSLMODE).toBe(expected)
     }
@@ -325,7 +385,14 @@ describe('rendering rules', () => {
   test('hook events, weight and delete policies are configurable and mapped for Argo CD', async () => {
     const { manifests } = await rendered([
       openZroPostgres,
-      { hook: { events: ['post-install', 'post-upgrade'], weight: 10, deletePolicy: 'hook-failed', resourceDeletePolicy: 'before-hook-creation' } },
+      {
+        hook: {
+          events: ['post-install', 'post-upgrade'],
+          weight: 10,
+          deletePolicy: 'hook-failed',
+          resourceDeletePolicy: 'before-hook-creation',
+        },
+      },
     ])
     expect(annotations(only(manifests, 'Job'))).toMatchObject({
       'helm.sh/hook': 'post-install,post-upgrade',
@@ -335,7 +402,10 @@ describe('rendering rules', () => {
       'argocd.argoproj.io/hook-delete-policy': 'HookFailed',
       'argocd.argoproj.io/sync-wave': '10',
     })
-    expect(annotations(only(manifests, 'Secret'))).toMatchObject({ 'helm.sh/hook-weight': '5', 'helm.sh/hook-delete-policy': 'before-hook-creation' })
+    expect(annotations(only(manifests, 'Secret'))).toMatchObject({
+      'helm.sh/hook-weight': '5',
+      'helm.sh/hook-delete-policy': 'before-hook-creation',
+    })
   })
 
   test('as a dependency, the application passes its own openZro-shaped block under the dependency name', async () => {
@@ -346,11 +416,24 @@ describe('rendering rules', () => {
       // The README's example: one copy of the storage block, handed to the dependency with a YAML anchor.
       await writeFile(
         join(parent, 'values.yaml'),
-        ['postgres: &postgres', '  enabled: true', '  host: 10.1.2.3', '  username: openzro', '  existingSecret: openzro-db', 'dbhook:', '  postgres: *postgres', 'global:', '  imageRegistry: example', ''].join('\n'),
+        [
+          'postgres: &postgres',
+          '  enabled: true',
+          '  host: 10.1.2.3',
+          '  username: openzro',
+          '  existingSecret: openzro-db',
+          'dbhook:',
+          '  postgres: *postgres',
+          'global:',
+          '  imageRegistry: example',
+          '',
+        ].join('\n'),
       )
       const result = await helm(['template', 'openzro', parent, '--namespace', 'apps'])
       expect(result.code, result.stderr).toBe(0)
-      const docs = parseAllDocuments(result.stdout).map((d) => d.toJS() as Manifest | null).filter((d): d is Manifest => d !== null)
+      const docs = parseAllDocuments(result.stdout)
+        .map((d) => d.toJS() as Manifest | null)
+        .filter((d): d is Manifest => d !== null)
       const job = only(docs, 'Job')
       expect(job.metadata.name).toBe('openzro-dbhook')
       expect(envOf(job)).toMatchObject({ DBHOOK_HOST: '10.1.2.3', DBHOOK_OWNER: 'openzro' })
@@ -374,7 +457,11 @@ describe('bad values fail with a clear message', () => {
       { postgres: { ...openZroPostgres.postgres, tls: { caSecret: { name: 'a' }, caConfigMap: { name: 'b' } } } },
       'postgres.tls.caSecret.name and postgres.tls.caConfigMap.name are both set',
     ],
-    ['verify-full without a CA', { postgres: { ...openZroPostgres.postgres, sslMode: 'verify-full' } }, 'postgres.sslMode verify-full needs the server\'s CA'],
+    [
+      'verify-full without a CA',
+      { postgres: { ...openZroPostgres.postgres, sslMode: 'verify-full' } },
+      "postgres.sslMode verify-full needs the server's CA",
+    ],
     [
       'TLS off with certificates',
       { mysql: { enabled: true, host: 'm', password: 'x', tls: false, certificates: { caSecret: { name: 'ca' } } } },
@@ -385,7 +472,11 @@ describe('bad values fail with a clear message', () => {
       { postgres: { ...openZroPostgres.postgres, databases: { management: '', flow: '', activity: '', dex: '' } } },
       'postgres.databases lists no database',
     ],
-    ['an app user named like the owner', { postgres: { ...openZroPostgres.postgres, appUser: { username: 'openzro' } } }, 'postgres.appUser.username must differ from postgres.username'],
+    [
+      'an app user named like the owner',
+      { postgres: { ...openZroPostgres.postgres, appUser: { username: 'openzro' } } },
+      'postgres.appUser.username must differ from postgres.username',
+    ],
     [
       'two passwords for one user',
       { postgres: { ...openZroPostgres.postgres, provisioning: { username: 'openzro', password: 'other' } } },
@@ -416,7 +507,8 @@ describe('documentation', () => {
   })
 
   test('the schema of resources and the security contexts lists exactly the fields Kubernetes has', () => {
-    const fields = (file: string) => [...new Set([...readFileSync(join(kubernetesModels, file), 'utf8').matchAll(/^ {4}"(\w+)"\??:/gm)].map((m) => m[1]!))].sort()
+    const fields = (file: string) =>
+      [...new Set([...readFileSync(join(kubernetesModels, file), 'utf8').matchAll(/^ {4}"(\w+)"\??:/gm)].map((m) => m[1]!))].sort()
     const schema = valuesSchema.properties as Record<string, { properties: Record<string, unknown> }>
     expect(Object.keys(schema.resources!.properties).sort()).toEqual(fields('v1/ResourceRequirements.d.ts'))
     expect(Object.keys(schema.securityContext!.properties).sort()).toEqual(fields('v1/SecurityContext.d.ts'))

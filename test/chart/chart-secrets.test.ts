@@ -29,7 +29,9 @@ function pods(manifests: readonly Manifest[]): Manifest[] {
 }
 
 function tokenVolumes(manifest: Manifest): unknown[] {
-  return (podSpecOf(manifest).volumes ?? []).filter((v: { projected?: { sources: { serviceAccountToken?: unknown }[] } }) => v.projected?.sources.some((s) => s.serviceAccountToken))
+  return (podSpecOf(manifest).volumes ?? []).filter((v: { projected?: { sources: { serviceAccountToken?: unknown }[] } }) =>
+    v.projected?.sources.some((s) => s.serviceAccountToken),
+  )
 }
 
 beforeAll(() => {
@@ -57,7 +59,9 @@ describe('generated passwords: what the apply hook gets', () => {
     })
     expect(envOf(job).DBHOOK_OWNER_PASSWORD_FILE).toBeUndefined()
     expect(envOf(job).DBHOOK_APP_PASSWORD_FILE).toBeUndefined()
-    const secretVolumes = podSpecOf(job).volumes.filter((v: { secret?: unknown }) => v.secret).map((v: { name: string; secret: { secretName: string } }) => `${v.name}:${v.secret.secretName}`)
+    const secretVolumes = podSpecOf(job)
+      .volumes.filter((v: { secret?: unknown }) => v.secret)
+      .map((v: { name: string; secret: { secretName: string } }) => `${v.name}:${v.secret.secretName}`)
     expect(secretVolumes).toEqual(['admin-password:postgres-admin'])
     // Nothing inline, nothing generated at render time: the chart renders no Secret with a password.
     expect(byKind(manifests, 'Secret')).toEqual([])
@@ -82,7 +86,11 @@ describe('generated passwords: what the apply hook gets', () => {
         },
       },
     ])
-    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true })
+    expect(spec.containers[0].volumeMounts).toContainEqual({
+      name: 'kube-api-access',
+      mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+      readOnly: true,
+    })
     const others = pods(manifests).filter((p) => p !== job)
     expect(others.map((p) => p.kind).sort()).toEqual(['CronJob', 'Pod'])
     for (const pod of others) {
@@ -91,7 +99,10 @@ describe('generated passwords: what the apply hook gets', () => {
       expect(podSpecOf(pod).serviceAccountName, pod.metadata.name).toBeUndefined()
     }
 
-    const withAudience = await rendered([generated, { kubernetesApi: { tokenAudience: 'https://kubernetes.default.svc', tokenExpirationSeconds: 900 } }])
+    const withAudience = await rendered([
+      generated,
+      { kubernetesApi: { tokenAudience: 'https://kubernetes.default.svc', tokenExpirationSeconds: 900 } },
+    ])
     expect((tokenVolumes(only(withAudience.manifests, 'Job'))[0] as Manifest).projected.sources[0]).toEqual({
       serviceAccountToken: { path: 'token', expirationSeconds: 900, audience: 'https://kubernetes.default.svc' },
     })
@@ -104,7 +115,11 @@ describe('generated passwords: what the apply hook gets', () => {
     expect(envOf(pod).DBHOOK_OWNER_GENERATED_SECRET).toBeUndefined()
     expect(podSpecOf(pod).volumes).toContainEqual({
       name: 'owner-password',
-      secret: { secretName: 'openzro-postgres-credentials', defaultMode: 0o400, items: [{ key: 'password', path: 'password', mode: 0o400 }] },
+      secret: {
+        secretName: 'openzro-postgres-credentials',
+        defaultMode: 0o400,
+        items: [{ key: 'password', path: 'password', mode: 0o400 }],
+      },
     })
   })
 
@@ -112,7 +127,11 @@ describe('generated passwords: what the apply hook gets', () => {
     const { manifests } = await rendered([generated])
     const job = only(manifests, 'Job')
     const rbac = manifests.filter((m) => m.metadata.labels?.['app.kubernetes.io/component'] === 'generated-secret')
-    expect(rbac.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['ServiceAccount/openzro-dbhook-secrets', 'Role/openzro-dbhook-secrets', 'RoleBinding/openzro-dbhook-secrets'])
+    expect(rbac.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
+      'ServiceAccount/openzro-dbhook-secrets',
+      'Role/openzro-dbhook-secrets',
+      'RoleBinding/openzro-dbhook-secrets',
+    ])
     for (const m of rbac) {
       expect(m.metadata.annotations, m.kind).toMatchObject({
         'helm.sh/hook': 'pre-install,pre-upgrade',
@@ -124,7 +143,12 @@ describe('generated passwords: what the apply hook gets', () => {
     }
     expect(rbac[0]!.automountServiceAccountToken).toBe(false)
     expect(rbac[1]!.rules).toEqual([
-      { apiGroups: [''], resources: ['secrets'], resourceNames: ['openzro-postgres-app-credentials', 'openzro-postgres-credentials'], verbs: ['get', 'patch'] },
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['openzro-postgres-app-credentials', 'openzro-postgres-credentials'],
+        verbs: ['get', 'patch'],
+      },
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ])
     expect(rbac[2]).toMatchObject({
@@ -136,7 +160,10 @@ describe('generated passwords: what the apply hook gets', () => {
 
   test('a user whose password is given keeps it: only the others are generated and named in the Role', async () => {
     const { manifests } = await rendered([noPasswords, { postgres: { password: 'given', appUser: { username: 'app' } } }])
-    expect(envOf(only(manifests, 'Job'))).toMatchObject({ DBHOOK_OWNER_PASSWORD_FILE: '/var/run/secrets/dbhook/owner/password', DBHOOK_APP_GENERATED_SECRET: 'openzro-postgres-app-credentials' })
+    expect(envOf(only(manifests, 'Job'))).toMatchObject({
+      DBHOOK_OWNER_PASSWORD_FILE: '/var/run/secrets/dbhook/owner/password',
+      DBHOOK_APP_GENERATED_SECRET: 'openzro-postgres-app-credentials',
+    })
     expect(envOf(only(manifests, 'Job')).DBHOOK_OWNER_GENERATED_SECRET).toBeUndefined()
     expect(only(manifests, 'Role').rules[0].resourceNames).toEqual(['openzro-postgres-app-credentials'])
 
@@ -150,8 +177,21 @@ describe('generated passwords: what the apply hook gets', () => {
     expect(envOf(only(named.manifests, 'Job')).DBHOOK_OWNER_GENERATED_SECRET).toBe('openzro-db-login')
     expect(only(named.manifests, 'Role').rules[0].resourceNames).toEqual(['openzro-db-login'])
 
-    const mysql = await rendered([{ mysql: { enabled: true, host: '10.0.0.7', username: 'openzro', provisioning: { username: 'root', password: 'r' }, generatedSecret: { enabled: true } } }])
-    expect(envOf(only(mysql.manifests, 'Job'))).toMatchObject({ DBHOOK_ENGINE: 'mysql', DBHOOK_OWNER_GENERATED_SECRET: 'openzro-mysql-credentials' })
+    const mysql = await rendered([
+      {
+        mysql: {
+          enabled: true,
+          host: '10.0.0.7',
+          username: 'openzro',
+          provisioning: { username: 'root', password: 'r' },
+          generatedSecret: { enabled: true },
+        },
+      },
+    ])
+    expect(envOf(only(mysql.manifests, 'Job'))).toMatchObject({
+      DBHOOK_ENGINE: 'mysql',
+      DBHOOK_OWNER_GENERATED_SECRET: 'openzro-mysql-credentials',
+    })
   })
 
   test('NOTES.txt names the Secrets and shows the secretKeyRef an application uses', async () => {
@@ -163,15 +203,27 @@ describe('generated passwords: what the apply hook gets', () => {
   })
 
   const failures: [string, Record<string, unknown>, string][] = [
-    ['without provisioning', { postgres: { provisioning: { enabled: false } } }, 'postgres.generatedSecret.enabled needs postgres.provisioning.enabled'],
-    ['for the user that provisions', { postgres: { provisioning: { username: '' } } }, 'postgres.generatedSecret cannot generate the password of openzro: that user provisions'],
+    [
+      'without provisioning',
+      { postgres: { provisioning: { enabled: false } } },
+      'postgres.generatedSecret.enabled needs postgres.provisioning.enabled',
+    ],
+    [
+      'for the user that provisions',
+      { postgres: { provisioning: { username: '' } } },
+      'postgres.generatedSecret cannot generate the password of openzro: that user provisions',
+    ],
     [
       'one Secret for both users',
       { postgres: { appUser: { username: 'app' }, generatedSecret: { name: 'same', appName: 'same' } } },
       'postgres.generatedSecret.name and postgres.generatedSecret.appName are both same',
     ],
     ['a Secret name Kubernetes refuses', { postgres: { generatedSecret: { name: 'Not_A_Name' } } }, "at '/postgres/generatedSecret/name'"],
-    ['a token shorter than Kubernetes issues', { kubernetesApi: { tokenExpirationSeconds: 60 } }, "at '/kubernetesApi/tokenExpirationSeconds'"],
+    [
+      'a token shorter than Kubernetes issues',
+      { kubernetesApi: { tokenExpirationSeconds: 60 } },
+      "at '/kubernetesApi/tokenExpirationSeconds'",
+    ],
   ]
   test.each(failures)('refused: %s', async (_name, values, message) => {
     const result = await render([noPasswords, values])
@@ -204,15 +256,25 @@ describe('NetworkPolicy', () => {
       ingress: [],
       egress: [
         {
-          to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-          ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+          to: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+            },
+          ],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
         },
         { to: [{ ipBlock: { cidr: '10.0.0.5/32' } }], ports: [{ protocol: 'TCP', port: 5432 }] },
       ],
     })
     expect(hooks!.metadata.name).toBe('openzro-dbhook-hooks')
     expect(hooks!.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'pre-install,pre-upgrade', 'helm.sh/hook-weight': '-5' })
-    expect(hooks!.spec.podSelector.matchExpressions).toEqual([{ key: 'app.kubernetes.io/component', operator: 'In', values: ['provision', 'verify'] }])
+    expect(hooks!.spec.podSelector.matchExpressions).toEqual([
+      { key: 'app.kubernetes.io/component', operator: 'In', values: ['provision', 'verify'] },
+    ])
     expect(hooks!.spec.egress).toEqual(release!.spec.egress)
     // Every pod the policies are meant for carries the labels they select on.
     for (const pod of pods(result.manifests)) {
@@ -226,7 +288,13 @@ describe('NetworkPolicy', () => {
   test('the API server only for the hooks, and only when they generate passwords', async () => {
     const result = await rendered([generated])
     const [release, hooks] = policies(result)
-    const api = { to: [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: '192.168.10.4/32' } }], ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] }
+    const api = {
+      to: [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: '192.168.10.4/32' } }],
+      ports: [
+        { protocol: 'TCP', port: 443 },
+        { protocol: 'TCP', port: 6443 },
+      ],
+    }
     expect(hooks!.spec.egress).toContainEqual(api)
     expect(release!.spec.egress).not.toContainEqual(api)
     expect(release!.spec.egress).toHaveLength(2)
@@ -236,27 +304,46 @@ describe('NetworkPolicy', () => {
     expect(missing.stderr).toContain('networkPolicy.apiServer.cidrs is required when networkPolicy.enabled and passwords are generated')
   })
 
-  test('a host name needs the database\'s selectors or CIDRs; IPv6 and extra rules', async () => {
-    const byName = await render([{ postgres: { ...openZro.postgres, host: 'postgres.databases.svc' } }, { networkPolicy: { enabled: true } }])
+  test("a host name needs the database's selectors or CIDRs; IPv6 and extra rules", async () => {
+    const byName = await render([
+      { postgres: { ...openZro.postgres, host: 'postgres.databases.svc' } },
+      { networkPolicy: { enabled: true } },
+    ])
     expect(byName.code).not.toBe(0)
-    expect(byName.stderr).toContain('networkPolicy.database needs a namespaceSelector or podSelector of the database\'s pods, or its cidrs: postgres.host (postgres.databases.svc) is a name')
+    expect(byName.stderr).toContain(
+      "networkPolicy.database needs a namespaceSelector or podSelector of the database's pods, or its cidrs: postgres.host (postgres.databases.svc) is a name",
+    )
 
     const selected = await rendered([
       { postgres: { ...openZro.postgres, host: 'postgres.databases.svc' } },
       {
         networkPolicy: {
           enabled: true,
-          database: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'databases' } }, podSelector: { matchLabels: { app: 'postgres' } } },
+          database: {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'databases' } },
+            podSelector: { matchLabels: { app: 'postgres' } },
+          },
           extraEgress: [{ to: [{ ipBlock: { cidr: '169.254.20.10/32' } }], ports: [{ protocol: 'UDP', port: 53 }] }],
         },
       },
     ])
     expect(policies(selected)[0]!.spec.egress.slice(1)).toEqual([
-      { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'databases' } }, podSelector: { matchLabels: { app: 'postgres' } } }], ports: [{ protocol: 'TCP', port: 5432 }] },
+      {
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'databases' } },
+            podSelector: { matchLabels: { app: 'postgres' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 5432 }],
+      },
       { to: [{ ipBlock: { cidr: '169.254.20.10/32' } }], ports: [{ protocol: 'UDP', port: 53 }] },
     ])
 
     const v6 = await rendered([{ postgres: { ...openZro.postgres, host: 'fd00::5', port: 6432 } }, { networkPolicy: { enabled: true } }])
-    expect(policies(v6)[0]!.spec.egress[1]).toEqual({ to: [{ ipBlock: { cidr: 'fd00::5/128' } }], ports: [{ protocol: 'TCP', port: 6432 }] })
+    expect(policies(v6)[0]!.spec.egress[1]).toEqual({
+      to: [{ ipBlock: { cidr: 'fd00::5/128' } }],
+      ports: [{ protocol: 'TCP', port: 6432 }],
+    })
   })
 })

@@ -44,10 +44,16 @@ describe('the spanner block', () => {
       const podSpec = podSpecOf(pod)
       expect(podSpec.volumes, pod.metadata.name).toBeUndefined()
       expect(podSpec.containers[0].volumeMounts, pod.metadata.name).toBeUndefined()
-      expect(podSpec.containers[0].env.some((e: { name: string; valueFrom?: unknown }) => /PASSWORD|SSL/.test(e.name) || e.valueFrom), pod.metadata.name).toBe(false)
+      expect(
+        podSpec.containers[0].env.some((e: { name: string; valueFrom?: unknown }) => /PASSWORD|SSL/.test(e.name) || e.valueFrom),
+        pod.metadata.name,
+      ).toBe(false)
     }
     const account = only(manifests, 'ServiceAccount')
-    expect(account.metadata.annotations).toMatchObject({ 'iam.gke.io/gcp-service-account': 'dbhook@openzro-prod.iam.gserviceaccount.com', 'helm.sh/hook-weight': '-5' })
+    expect(account.metadata.annotations).toMatchObject({
+      'iam.gke.io/gcp-service-account': 'dbhook@openzro-prod.iam.gserviceaccount.com',
+      'helm.sh/hook-weight': '-5',
+    })
     expect(spec.serviceAccountName).toBe(account.metadata.name)
     expect(only(manifests, 'Pod').spec.containers[0].args).toEqual(['verify'])
     expect(notes).toContain('ran `dbhook apply` on the\nCloud Spanner instance projects/openzro-prod/instances/main')
@@ -59,8 +65,19 @@ describe('the spanner block', () => {
       for (const pod of pods((await rendered(values)).manifests)) {
         const spec = podSpecOf(pod)
         const container = spec.containers[0]
-        expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } })
-        expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })
+        expect(spec.securityContext).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          fsGroup: 65532,
+          seccompProfile: { type: 'RuntimeDefault' },
+        })
+        expect(container.securityContext).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+        })
         expect(spec.automountServiceAccountToken).toBe(false)
         expect(spec.restartPolicy).toBe('Never')
         expect(container.terminationMessagePolicy).toBe('FallbackToLogsOnError')
@@ -70,7 +87,10 @@ describe('the spanner block', () => {
   })
 
   test('provisioning off renders a verify Job whose annotation prints the gcloud commands through dbhook sql', async () => {
-    const { manifests, notes } = await rendered([openZroSpanner, { spanner: { provisioning: { enabled: false }, image: { tag: '0.1.0-spanner-rc1' } } }])
+    const { manifests, notes } = await rendered([
+      openZroSpanner,
+      { spanner: { provisioning: { enabled: false }, image: { tag: '0.1.0-spanner-rc1' } } },
+    ])
     const job = only(manifests, 'Job')
     expect(job.metadata.name).toBe('openzro-dbhook-verify')
     expect(podSpecOf(job).containers[0].args).toEqual(['verify'])
@@ -100,15 +120,43 @@ describe('the spanner block', () => {
 
 describe('spanner values that cannot work fail the render, naming them', () => {
   const cases: [string, Record<string, unknown>[], string][] = [
-    ['spanner with postgres', [openZroSpanner, { postgres: { enabled: true, host: 'db', password: 'x' } }], 'spanner.enabled and postgres.enabled are both true: they are mutually exclusive'],
-    ['spanner with mysql', [openZroSpanner, { mysql: { enabled: true, host: 'db', password: 'x' } }], 'spanner.enabled and mysql.enabled are both true: they are mutually exclusive'],
+    [
+      'spanner with postgres',
+      [openZroSpanner, { postgres: { enabled: true, host: 'db', password: 'x' } }],
+      'spanner.enabled and postgres.enabled are both true: they are mutually exclusive',
+    ],
+    [
+      'spanner with mysql',
+      [openZroSpanner, { mysql: { enabled: true, host: 'db', password: 'x' } }],
+      'spanner.enabled and mysql.enabled are both true: they are mutually exclusive',
+    ],
     ['no project', [{ spanner: { enabled: true, instance: 'main' } }], 'spanner.project is required when spanner.enabled is true'],
     ['no instance', [{ spanner: { enabled: true, project: 'openzro-prod' } }], 'spanner.instance is required when spanner.enabled is true'],
-    ['every database left out', [openZroSpanner, { spanner: { databases: { management: '', flow: '', activity: '', dex: '' } } }], 'spanner.databases lists no database'],
-    ['backups on Spanner', [openZroSpanner, { backup: { enabled: true, persistence: { size: '1Gi' } } }], "dbhook backup does not run on Spanner; use Spanner's managed backups"],
-    ['a database id Spanner refuses', [openZroSpanner, { spanner: { databases: { management: 'OpenZro' } } }], "at '/spanner/databases/management'"],
-    ['a password on Spanner', [openZroSpanner, { spanner: { password: 'x' } }], "at '/spanner': additional properties 'password' not allowed"],
-    ['an emulator address with a scheme', [openZroSpanner, { spanner: { emulatorHost: 'http://emulator:9010' } }], "at '/spanner/emulatorHost'"],
+    [
+      'every database left out',
+      [openZroSpanner, { spanner: { databases: { management: '', flow: '', activity: '', dex: '' } } }],
+      'spanner.databases lists no database',
+    ],
+    [
+      'backups on Spanner',
+      [openZroSpanner, { backup: { enabled: true, persistence: { size: '1Gi' } } }],
+      "dbhook backup does not run on Spanner; use Spanner's managed backups",
+    ],
+    [
+      'a database id Spanner refuses',
+      [openZroSpanner, { spanner: { databases: { management: 'OpenZro' } } }],
+      "at '/spanner/databases/management'",
+    ],
+    [
+      'a password on Spanner',
+      [openZroSpanner, { spanner: { password: 'x' } }],
+      "at '/spanner': additional properties 'password' not allowed",
+    ],
+    [
+      'an emulator address with a scheme',
+      [openZroSpanner, { spanner: { emulatorHost: 'http://emulator:9010' } }],
+      "at '/spanner/emulatorHost'",
+    ],
   ]
   test.each(cases)('%s', async (_name, values, message) => {
     const result = await render(values)

@@ -14,7 +14,12 @@ export const ciValuesDir = join(chartDir, 'ci')
 export const helmVersion = 'v3.22.0'
 
 /** A rendered Kubernetes object, loosely typed: tests read it as a user reads `helm template` output. */
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> }; [key: string]: any }
+export type Manifest = {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> }
+  [key: string]: any
+}
 
 let cachedHelm: string | undefined
 
@@ -25,13 +30,22 @@ let cachedHelm: string | undefined
 export function helmBinary(): string {
   if (cachedHelm) return cachedHelm
   const tools = process.env.DBHOOK_TOOLS ?? '/var/tmp/dbhook-tools'
-  const candidates = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'helm')), join(tools, 'go/bin/helm')]
+  const candidates = [
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'helm')),
+    join(tools, 'go/bin/helm'),
+  ]
   const found = candidates.find((path) => existsSync(path))
   if (!found) {
-    throw new Error(`helm is not installed (looked on PATH and in ${tools}/go/bin): run "source .ci/setup.d/40-helm.sh", which builds helm ${helmVersion} with go install`)
+    throw new Error(
+      `helm is not installed (looked on PATH and in ${tools}/go/bin): run "source .ci/setup.d/40-helm.sh", which builds helm ${helmVersion} with go install`,
+    )
   }
   const version = spawnSync(found, ['version', '--template', '{{.Version}}'], { encoding: 'utf8' }).stdout.trim()
-  if (version !== helmVersion) throw new Error(`${found} is helm ${version || '(unknown)'}, the tests expect ${helmVersion}: run "source .ci/setup.d/40-helm.sh"`)
+  if (version !== helmVersion)
+    throw new Error(`${found} is helm ${version || '(unknown)'}, the tests expect ${helmVersion}: run "source .ci/setup.d/40-helm.sh"`)
   cachedHelm = found
   return found
 }
@@ -160,8 +174,13 @@ export function byKind(manifests: readonly Manifest[], kind: string): Manifest[]
 
 /** The one object of `kind` whose component label is `component`; throws when there is not exactly one. */
 export function only(manifests: readonly Manifest[], kind: string, component?: string): Manifest {
-  const found = manifests.filter((m) => m.kind === kind && (component === undefined || m.metadata.labels?.['app.kubernetes.io/component'] === component))
-  if (found.length !== 1) throw new Error(`expected one ${kind}${component ? ` (${component})` : ''}, found ${found.length}: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`)
+  const found = manifests.filter(
+    (m) => m.kind === kind && (component === undefined || m.metadata.labels?.['app.kubernetes.io/component'] === component),
+  )
+  if (found.length !== 1)
+    throw new Error(
+      `expected one ${kind}${component ? ` (${component})` : ''}, found ${found.length}: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
+    )
   return found[0]!
 }
 

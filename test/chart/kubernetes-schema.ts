@@ -16,7 +16,10 @@ const models: Record<string, { module: string; type: string }> = {
   'v1 Secret': { module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
   'v1 ServiceAccount': { module: 'kubernetes-models/v1/ServiceAccount', type: 'IServiceAccount' },
   'rbac.authorization.k8s.io/v1 Role': { module: 'kubernetes-models/rbac.authorization.k8s.io/v1/Role', type: 'IRole' },
-  'rbac.authorization.k8s.io/v1 RoleBinding': { module: 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding', type: 'IRoleBinding' },
+  'rbac.authorization.k8s.io/v1 RoleBinding': {
+    module: 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding',
+    type: 'IRoleBinding',
+  },
   'networking.k8s.io/v1 NetworkPolicy': { module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
 }
 
@@ -69,7 +72,15 @@ export async function unknownFieldProblems(sets: Readonly<Record<string, readonl
     await writeFile(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'es2023', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        compilerOptions: {
+          target: 'es2023',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
         files: ['manifests.ts'],
       }),
     )

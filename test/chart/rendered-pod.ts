@@ -37,7 +37,12 @@ const runAsRoot = process.getuid?.() === 0
  * directory `cluster.claims` names (a symlink at its mountPath; readOnly is not enforced), an emptyDir a fresh
  * directory writable by the pod's user.
  */
-export async function runRenderedPod(pod: Manifest, rendered: readonly Manifest[], cluster: ClusterObjects = {}, options: { memoryProbe?: boolean } = {}): Promise<PodRun> {
+export async function runRenderedPod(
+  pod: Manifest,
+  rendered: readonly Manifest[],
+  cluster: ClusterObjects = {},
+  options: { memoryProbe?: boolean } = {},
+): Promise<PodRun> {
   const spec = podSpecOf(pod)
   const container = spec.containers[0]
   const user: number = container.securityContext?.runAsUser ?? spec.securityContext?.runAsUser
@@ -54,7 +59,10 @@ export async function runRenderedPod(pod: Manifest, rendered: readonly Manifest[
         continue
       }
       const source = volume.secret ? secretData(volume.secret.secretName, rendered, cluster) : cluster.configMaps?.[volume.configMap.name]
-      if (!source) throw new Error(`volume ${volume.name} names ${volume.secret?.secretName ?? volume.configMap?.name}, which the cluster does not hold`)
+      if (!source)
+        throw new Error(
+          `volume ${volume.name} names ${volume.secret?.secretName ?? volume.configMap?.name}, which the cluster does not hold`,
+        )
       const items: { key: string; path: string; mode?: number }[] = (volume.secret ?? volume.configMap).items
       const defaultMode: number = (volume.secret ?? volume.configMap).defaultMode ?? 0o644
       for (const item of items) {
@@ -75,7 +83,8 @@ export async function runRenderedPod(pod: Manifest, rendered: readonly Manifest[
 
     const env: Record<string, string> = {}
     const mountPaths: string[] = (container.volumeMounts ?? []).map((m: { mountPath: string }) => m.mountPath)
-    const inMount = (value: string) => value.startsWith('/var/run/secrets/') || mountPaths.some((p) => value === p || value.startsWith(`${p}/`))
+    const inMount = (value: string) =>
+      value.startsWith('/var/run/secrets/') || mountPaths.some((p) => value === p || value.startsWith(`${p}/`))
     for (const entry of container.env as { name: string; value: string }[]) {
       env[entry.name] = inMount(entry.value) ? join(root, entry.value) : entry.value
     }
@@ -97,16 +106,24 @@ export async function runRenderedPod(pod: Manifest, rendered: readonly Manifest[
 
 function secretData(name: string, rendered: readonly Manifest[], cluster: ClusterObjects): Record<string, string> | undefined {
   const hook = rendered.find((m) => m.kind === 'Secret' && m.metadata.name === name)
-  if (hook) return Object.fromEntries(Object.entries(hook.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))
+  if (hook)
+    return Object.fromEntries(Object.entries(hook.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))
   return cluster.secrets?.[name]
 }
 
-async function mountDirectory(root: string, mountPath: string, volume: { name: string; persistentVolumeClaim?: { claimName: string } }, cluster: ClusterObjects, owner: { user: number; group: number }): Promise<void> {
+async function mountDirectory(
+  root: string,
+  mountPath: string,
+  volume: { name: string; persistentVolumeClaim?: { claimName: string } },
+  cluster: ClusterObjects,
+  owner: { user: number; group: number },
+): Promise<void> {
   const at = join(root, mountPath)
   await mkdirReadable(root, dirname(at))
   if (volume.persistentVolumeClaim) {
     const hostDir = cluster.claims?.[volume.persistentVolumeClaim.claimName]
-    if (!hostDir) throw new Error(`volume ${volume.name} names the claim ${volume.persistentVolumeClaim.claimName}, which the cluster does not hold`)
+    if (!hostDir)
+      throw new Error(`volume ${volume.name} names the claim ${volume.persistentVolumeClaim.claimName}, which the cluster does not hold`)
     await symlink(hostDir, at)
   } else {
     await mkdir(at)
@@ -121,7 +138,12 @@ async function mkdirReadable(root: string, dir: string): Promise<void> {
 }
 
 /** Runs argv as uid:gid when the tests run as root, as the pod's securityContext would. */
-function spawnAs(uid: number, gid: number, argv: string[], env: Record<string, string>): Promise<Omit<PodRun, 'terminationMessage' | 'mountedModes'>> {
+function spawnAs(
+  uid: number,
+  gid: number,
+  argv: string[],
+  env: Record<string, string>,
+): Promise<Omit<PodRun, 'terminationMessage' | 'mountedModes'>> {
   const [command, ...args] = runAsRoot ? ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', ...argv] : argv
   return new Promise((resolve, reject) => {
     const child = spawn(command!, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -134,7 +156,12 @@ function spawnAs(uid: number, gid: number, argv: string[], env: Record<string, s
     child.on('close', (code) => {
       clearTimeout(timer)
       const probe = /^dbhook-memory-probe (.*)$/m.exec(stderr)
-      resolve({ code, stdout, stderr: stderr.replace(/^dbhook-memory-probe .*\n?/m, ''), memory: probe ? JSON.parse(probe[1]!) : undefined })
+      resolve({
+        code,
+        stdout,
+        stderr: stderr.replace(/^dbhook-memory-probe .*\n?/m, ''),
+        memory: probe ? JSON.parse(probe[1]!) : undefined,
+      })
     })
   })
 }

@@ -75,7 +75,14 @@ describe.each(flavours)('$name in a container', (flavour) => {
   }
 
   async function asUser(user: string, password: string, database: string, sql: string, params: unknown[] = []) {
-    const connection = await mysql.createConnection({ host, port, user, password, database, ssl: flavour.tls ? { rejectUnauthorized: false } : undefined })
+    const connection = await mysql.createConnection({
+      host,
+      port,
+      user,
+      password,
+      database,
+      ssl: flavour.tls ? { rejectUnauthorized: false } : undefined,
+    })
     try {
       const [rows] = await connection.query(sql, params)
       return rows

@@ -28,7 +28,10 @@ describe(`Cloud Spanner emulator in a container (${image})`, () => {
 
   beforeAll(async () => {
     await requireContainerEngine()
-    container = await new GenericContainer(image).withExposedPorts(9010, 9020).withWaitStrategy(Wait.forLogMessage(/REST server listening/)).start()
+    container = await new GenericContainer(image)
+      .withExposedPorts(9010, 9020)
+      .withWaitStrategy(Wait.forLogMessage(/REST server listening/))
+      .start()
     const rest = `http://${container.getHost()}:${container.getMappedPort(9020)}/v1`
     const created = await fetch(`${rest}/projects/${project}/instances`, {
       method: 'POST',

@@ -35,7 +35,10 @@ function withoutDraft4Ids(node: unknown, inPropertyMap = false): unknown {
   return Object.fromEntries(
     Object.entries(node)
       .filter(([key, value]) => inPropertyMap || key !== 'id' || typeof value !== 'string')
-      .map(([key, value]) => [key, withoutDraft4Ids(value, !inPropertyMap && (key === 'properties' || key === 'patternProperties' || key === 'definitions'))]),
+      .map(([key, value]) => [
+        key,
+        withoutDraft4Ids(value, !inPropertyMap && (key === 'properties' || key === 'patternProperties' || key === 'definitions')),
+      ]),
   )
 }
 

@@ -27,7 +27,12 @@ async function buildImage(): Promise<Built> {
     timeoutMs: 540_000,
   })
   if (built.code !== 0) throw new Error(`docker/build-local.sh failed (${built.code}):\n${built.stderr.slice(-4000)}`)
-  const values = Object.fromEntries(built.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+  const values = Object.fromEntries(
+    built.stdout
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  )
   return { imageSize: Number(values.IMAGE_SIZE), baseSize: Number(values.BASE_SIZE), runtimeBase: values.RUNTIME_BASE ?? '' }
 }
 
@@ -79,7 +84,9 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', (
     expect(added).toBeGreaterThan(0)
     expect(added).toBeLessThanOrEqual(sizeBudgetBytes)
 
-    const [inspected = { Config: { User: '', Entrypoint: [], Cmd: [], Labels: {} } }] = await podmanJson<{ Config: { User: string; Entrypoint: string[]; Cmd: string[]; Labels: Record<string, string> } }[]>(['image', 'inspect', image])
+    const [inspected = { Config: { User: '', Entrypoint: [], Cmd: [], Labels: {} } }] = await podmanJson<
+      { Config: { User: string; Entrypoint: string[]; Cmd: string[]; Labels: Record<string, string> } }[]
+    >(['image', 'inspect', image])
     const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }
     expect(inspected.Config).toMatchObject({ User: '65532:65532', Entrypoint: ['/nodejs/bin/node', '/app/dbhook.mjs'], Cmd: ['apply'] })
     expect(inspected.Config.Labels).toMatchObject({
@@ -90,8 +97,17 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', (
 
     // The layers the Dockerfile adds on top of the base: all of dist/ (the entry and its chunks, as the build here
     // wrote them, content hashes aside), each file root-owned and not writable.
-    const listing = await runProcess('podman', ['run', '--rm', '--read-only', '--read-only-tmpfs=false', '--entrypoint', '/nodejs/bin/node', image, '-e',
-      'const fs=require("fs");const files=fs.readdirSync("/app").sort().map((name)=>{const s=fs.statSync("/app/"+name);return{name,uid:s.uid,mode:(s.mode&0o777).toString(8)}});console.log(JSON.stringify({files,user:process.getuid()}))'])
+    const listing = await runProcess('podman', [
+      'run',
+      '--rm',
+      '--read-only',
+      '--read-only-tmpfs=false',
+      '--entrypoint',
+      '/nodejs/bin/node',
+      image,
+      '-e',
+      'const fs=require("fs");const files=fs.readdirSync("/app").sort().map((name)=>{const s=fs.statSync("/app/"+name);return{name,uid:s.uid,mode:(s.mode&0o777).toString(8)}});console.log(JSON.stringify({files,user:process.getuid()}))',
+    ])
     expect(listing.code, listing.stderr).toBe(0)
     const withoutHash = (name: string) => name.replace(/-\w{8}\.mjs$/, '-<hash>.mjs')
     const buildOutput = (await readdir(join(repoRoot, 'dist'))).map(withoutHash).sort()
@@ -120,7 +136,11 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', (
     const apply = await runImage(['apply'], env)
     expect(apply.code, apply.stdout + apply.stderr).toBe(0)
     expect(await databaseOwners(server, ['image_main', 'image_audit'])).toEqual({ image_main: 'image_owner', image_audit: 'image_owner' })
-    const rows = await server.query('SELECT current_user AS who', [], { user: 'image_owner', password: 'image owner pw', database: 'image_main' })
+    const rows = await server.query('SELECT current_user AS who', [], {
+      user: 'image_owner',
+      password: 'image owner pw',
+      database: 'image_main',
+    })
     expect(rows).toEqual([{ who: 'image_owner' }])
 
     const plan = await runImage(['plan'], env)
@@ -159,17 +179,20 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', (
           .replaceAll(/dbhook-(admin|owner|app)-password/g, `${secretPrefix}-$1-password`)
         await writeFile(join(unitDir, name), unit)
       }
-      await writeFile(join(unitDir, 'dbhook.env'), [
-        'DBHOOK_HOST=127.0.0.1',
-        `DBHOOK_PORT=${server.port}`,
-        'DBHOOK_ADMIN_USER=postgres',
-        'DBHOOK_OWNER=quadlet_owner',
-        'DBHOOK_APP_USER=quadlet_app',
-        'DBHOOK_DATABASES=quadlet_main,quadlet_audit',
-        'DBHOOK_SSLMODE=disable',
-        'DBHOOK_WAIT_TIMEOUT=20s',
-        '',
-      ].join('\n'))
+      await writeFile(
+        join(unitDir, 'dbhook.env'),
+        [
+          'DBHOOK_HOST=127.0.0.1',
+          `DBHOOK_PORT=${server.port}`,
+          'DBHOOK_ADMIN_USER=postgres',
+          'DBHOOK_OWNER=quadlet_owner',
+          'DBHOOK_APP_USER=quadlet_app',
+          'DBHOOK_DATABASES=quadlet_main,quadlet_audit',
+          'DBHOOK_SSLMODE=disable',
+          'DBHOOK_WAIT_TIMEOUT=20s',
+          '',
+        ].join('\n'),
+      )
       for (const [role, password] of Object.entries(passwords)) {
         secrets.add(password)
         await runProcess('podman', ['secret', 'rm', `${secretPrefix}-${role}-password`])
@@ -203,10 +226,21 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the image built with podman', (
       const apply = await runService('dbhook.service')
       expect(apply.code, apply.stdout + apply.stderr).toBe(0)
 
-      expect(await databaseOwners(server, ['quadlet_main', 'quadlet_audit'])).toEqual({ quadlet_main: 'quadlet_owner', quadlet_audit: 'quadlet_owner' })
+      expect(await databaseOwners(server, ['quadlet_main', 'quadlet_audit'])).toEqual({
+        quadlet_main: 'quadlet_owner',
+        quadlet_audit: 'quadlet_owner',
+      })
       // The owner and app roles got the passwords from the secret files.
-      expect(await server.query('SELECT current_user AS who', [], { user: 'quadlet_owner', password: passwords.owner, database: 'quadlet_main' })).toEqual([{ who: 'quadlet_owner' }])
-      expect(await server.query('SELECT current_user AS who', [], { user: 'quadlet_app', password: passwords.app, database: 'quadlet_audit' })).toEqual([{ who: 'quadlet_app' }])
+      expect(
+        await server.query('SELECT current_user AS who', [], {
+          user: 'quadlet_owner',
+          password: passwords.owner,
+          database: 'quadlet_main',
+        }),
+      ).toEqual([{ who: 'quadlet_owner' }])
+      expect(
+        await server.query('SELECT current_user AS who', [], { user: 'quadlet_app', password: passwords.app, database: 'quadlet_audit' }),
+      ).toEqual([{ who: 'quadlet_app' }])
     })
   })
 })

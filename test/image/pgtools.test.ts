@@ -27,7 +27,12 @@ async function buildPgtoolsImage(): Promise<Built> {
     timeoutMs: 540_000,
   })
   if (built.code !== 0) throw new Error(`docker/build-local.sh --pgtools failed (${built.code}):\n${built.stderr.slice(-4000)}`)
-  const values = Object.fromEntries(built.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+  const values = Object.fromEntries(
+    built.stdout
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  )
   return { imageSize: Number(values.IMAGE_SIZE), baseSize: Number(values.BASE_SIZE) }
 }
 
@@ -39,15 +44,29 @@ const secrets = new Set<string>()
  * tmpfs at /tmp (the chart's emptyDir), `volumes` as host:container. Settings go by name (`--env NAME`) so that
  * passwords stay off podman's command line.
  */
-async function runPgtools(command: string[], options: { env?: Record<string, string>; entrypoint?: string; volumes?: string[] } = {}): Promise<ProcessResult> {
+async function runPgtools(
+  command: string[],
+  options: { env?: Record<string, string>; entrypoint?: string; volumes?: string[] } = {},
+): Promise<ProcessResult> {
   const env = options.env ?? {}
   for (const [name, value] of Object.entries(env)) if (name.endsWith('PASSWORD')) secrets.add(value)
-  const args = ['run', '--rm', '--read-only', '--read-only-tmpfs=false', '--tmpfs', '/tmp:rw,size=64m,mode=1777', '--user', '65532:65532', '--network=host']
+  const args = [
+    'run',
+    '--rm',
+    '--read-only',
+    '--read-only-tmpfs=false',
+    '--tmpfs',
+    '/tmp:rw,size=64m,mode=1777',
+    '--user',
+    '65532:65532',
+    '--network=host',
+  ]
   if (options.entrypoint) args.push('--entrypoint', options.entrypoint)
   for (const volume of options.volumes ?? []) args.push('--volume', volume)
   for (const name of Object.keys(env)) args.push('--env', name)
   const result = await runProcess('podman', [...args, image, ...command], { env })
-  for (const secret of secrets) expect(result.stdout.includes(secret) || result.stderr.includes(secret), 'a password appeared in the container output').toBe(false)
+  for (const secret of secrets)
+    expect(result.stdout.includes(secret) || result.stderr.includes(secret), 'a password appeared in the container output').toBe(false)
   return result
 }
 
@@ -58,7 +77,11 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the pgtools image built with po
 
   beforeAll(async () => {
     if (!hasPodman) throw new Error('podman is not installed or does not run: .ci/setup.d/50-podman.sh installs and configures it')
-    ;[built, server, backupDir] = await Promise.all([buildPgtoolsImage(), startPostgres(serverMajor), mkdtemp(join(tmpdir(), 'dbhook-pgtools-backups-'))])
+    ;[built, server, backupDir] = await Promise.all([
+      buildPgtoolsImage(),
+      startPostgres(serverMajor),
+      mkdtemp(join(tmpdir(), 'dbhook-pgtools-backups-')),
+    ])
     // The backup volume is writable for 65532, as fsGroup makes a PVC in the pod.
     if (process.getuid?.() === 0) await chown(backupDir, 65532, 65532)
     else await chmod(backupDir, 0o777)
@@ -84,7 +107,9 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the pgtools image built with po
   })
 
   test('pg_dump and pg_restore of the newest local major, and mariadb-dump, run read-only as 65532', async () => {
-    const hostPgDump = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -t/ -k5 -n | tail -n 1'], { encoding: 'utf8' }).stdout.trim()
+    const hostPgDump = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -t/ -k5 -n | tail -n 1'], {
+      encoding: 'utf8',
+    }).stdout.trim()
     const hostVersion = spawnSync(join(hostPgDump, 'pg_dump'), ['--version'], { encoding: 'utf8' }).stdout.trim()
     for (const tool of ['pg_dump', 'pg_restore']) {
       const result = await runPgtools(['--version'], { entrypoint: tool })
@@ -118,7 +143,7 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the pgtools image built with po
     const apply = await runPgtools(['apply'], { env })
     expect(apply.code, apply.stdout + apply.stderr).toBe(0)
     const asOwner = { user: 'pgtools_owner', password: 'pgtools owner pw', database: 'pgtools_main' }
-    await server.query("CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 42)", [], asOwner)
+    await server.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 42)', [], asOwner)
 
     const backup = await runPgtools(['backup'], { env, volumes })
     expect(backup.code, backup.stdout + backup.stderr).toBe(0)

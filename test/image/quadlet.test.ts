@@ -59,7 +59,9 @@ describe.skipIf(skipUnlessAvailable(!!quadlet))(`quadlet -dryrun over docker/qua
     expect(run.options.has('-d')).toBe(false)
     expect(argv).not.toContain('-d')
 
-    const expectedSecrets = roles.map((role) => `dbhook-${role}-password,type=mount,target=/run/secrets/dbhook-${role}-password,uid=65532,gid=65532,mode=0400`)
+    const expectedSecrets = roles.map(
+      (role) => `dbhook-${role}-password,type=mount,target=/run/secrets/dbhook-${role}-password,uid=65532,gid=65532,mode=0400`,
+    )
     expect(run.options.get('--secret')?.sort()).toEqual(expectedSecrets.sort())
     const expectedEnv = roles.map((role) => `DBHOOK_${role.toUpperCase()}_PASSWORD_FILE=/run/secrets/dbhook-${role}-password`)
     expect(run.options.get('--env')?.sort()).toEqual(expectedEnv.sort())

@@ -24,7 +24,12 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the -spanner image built with p
     ])
     emulator = started
     if (built.code !== 0) throw new Error(`docker/build-local.sh --spanner failed (${built.code}):\n${built.stderr.slice(-4000)}`)
-    const values = Object.fromEntries(built.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const values = Object.fromEntries(
+      built.stdout
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    )
     sizes = { image: Number(values.IMAGE_SIZE), base: Number(values.BASE_SIZE) }
   }, 600_000)
   afterAll(async () => {
@@ -42,16 +47,42 @@ describe.skipIf(skipUnlessAvailable(hasPodman))('the -spanner image built with p
       DBHOOK_DATABASES: 'management=openzro,flow=openzro_flow,activity=openzro_activity,dex=dex',
     }
     const run = (command: string) =>
-      runProcess('podman', ['run', '--rm', '--read-only', '--read-only-tmpfs=false', '--user', '65532:65532', '--network=host', ...Object.keys(env).flatMap((n) => ['--env', n]), image, command], { env })
+      runProcess(
+        'podman',
+        [
+          'run',
+          '--rm',
+          '--read-only',
+          '--read-only-tmpfs=false',
+          '--user',
+          '65532:65532',
+          '--network=host',
+          ...Object.keys(env).flatMap((n) => ['--env', n]),
+          image,
+          command,
+        ],
+        { env },
+      )
     const apply = await run('apply')
     expect(apply.code, apply.stdout + apply.stderr).toBe(0)
-    expect(apply.stdout).toContain('apply finished: management=openzro created, flow=openzro_flow created, activity=openzro_activity created, dex=dex created')
+    expect(apply.stdout).toContain(
+      'apply finished: management=openzro created, flow=openzro_flow created, activity=openzro_activity created, dex=dex created',
+    )
     expect(await emulator.databases('dbhook-test', 'main')).toEqual(['dex', 'openzro', 'openzro_activity', 'openzro_flow'])
     const verify = await run('verify')
     expect(verify.code, verify.stdout + verify.stderr).toBe(0)
 
-    const listing = await runProcess('podman', ['run', '--rm', '--read-only', '--read-only-tmpfs=false', '--entrypoint', '/nodejs/bin/node', image, '-e',
-      'const fs=require("fs");const s=fs.statSync("/app/node_modules/@google-cloud/spanner/package.json");console.log(JSON.stringify({files:fs.readdirSync("/app").sort(),uid:s.uid,writable:(s.mode&0o222)!==0,user:process.getuid()}))'])
+    const listing = await runProcess('podman', [
+      'run',
+      '--rm',
+      '--read-only',
+      '--read-only-tmpfs=false',
+      '--entrypoint',
+      '/nodejs/bin/node',
+      image,
+      '-e',
+      'const fs=require("fs");const s=fs.statSync("/app/node_modules/@google-cloud/spanner/package.json");console.log(JSON.stringify({files:fs.readdirSync("/app").sort(),uid:s.uid,writable:(s.mode&0o222)!==0,user:process.getuid()}))',
+    ])
     expect(listing.code, listing.stderr).toBe(0)
     const shipped = JSON.parse(listing.stdout) as { files: string[]; uid: number; writable: boolean; user: number }
     expect(shipped).toMatchObject({ uid: 0, writable: false, user: 65532 })

@@ -8,10 +8,16 @@ import { runDbhook } from '../support/dbhook.ts'
 import { startMariadb, type MariadbServer } from '../support/mariadb.ts'
 import { backupFileOf, manifestOf, startWriter, summaryOf } from './backup-support.ts'
 
-const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex')
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex')
 
 async function resealSidecar(dump: string): Promise<void> {
-  await writeFile(`${dump}.sha256`, `${await sha256(dump)}  ${basename(dump)}\n${await sha256(manifestOf(dump))}  ${basename(manifestOf(dump))}\n`)
+  await writeFile(
+    `${dump}.sha256`,
+    `${await sha256(dump)}  ${basename(dump)}\n${await sha256(manifestOf(dump))}  ${basename(manifestOf(dump))}\n`,
+  )
 }
 
 describe('the drill of a live database on MariaDB', () => {
@@ -54,15 +60,24 @@ describe('the drill of a live database on MariaDB', () => {
     const { database, env } = await provisioned()
     const keyFile = join(scratch, `key_${counter}`)
     await writeFile(keyFile, randomBytes(32))
-    const connection = await mysql.createConnection({ host: server.host, port: server.port, user: server.admin, password: server.password, database })
+    const connection = await mysql.createConnection({
+      host: server.host,
+      port: server.port,
+      user: server.admin,
+      password: server.password,
+      database,
+    })
     const writer = startWriter(async (n) => {
       if (n % 3 === 0) await connection.query("INSERT INTO items (label) VALUES ('new'), ('new')")
       else if (n % 3 === 1) await connection.query("UPDATE items SET label = CONCAT(label, '+') ORDER BY id DESC LIMIT 1")
-      else await connection.query("DELETE FROM items ORDER BY id LIMIT 1")
+      else await connection.query('DELETE FROM items ORDER BY id LIMIT 1')
     })
     let lastRows: unknown
     try {
-      for (const [runEnv, drillsInARow] of [[{ ...env, DBHOOK_BACKUP_KEY_FILE: keyFile }, 2], [env, 2]] as const) {
+      for (const [runEnv, drillsInARow] of [
+        [{ ...env, DBHOOK_BACKUP_KEY_FILE: keyFile }, 2],
+        [env, 2],
+      ] as const) {
         const written = writer.writes()
         const backup = await runDbhook(['backup'], runEnv)
         expect(backup.code, backup.stdout).toBe(0)
@@ -74,17 +89,30 @@ describe('the drill of a live database on MariaDB', () => {
           const drill = await runDbhook(['drill'], runEnv)
           expect(drill.code, drill.stdout).toBe(0)
           expect(writer.writes()).toBeGreaterThan(writesBefore)
-          expect(drill.terminationMessage.trimEnd()).toMatch(new RegExp(`^drill: passed: ${database} from \\S+Z \\(\\d+ min old\\), 2 tables, [\\d,]+ rows, [\\d.]+ KiB, restored in [\\d.]+ s$`))
-          expect(summaryOf(drill, database)).toMatchObject({ result: 'passed', comparedWith: 'manifest', file: taken.file, rows: taken.rows })
+          expect(drill.terminationMessage.trimEnd()).toMatch(
+            new RegExp(
+              `^drill: passed: ${database} from \\S+Z \\(\\d+ min old\\), 2 tables, [\\d,]+ rows, [\\d.]+ KiB, restored in [\\d.]+ s$`,
+            ),
+          )
+          expect(summaryOf(drill, database)).toMatchObject({
+            result: 'passed',
+            comparedWith: 'manifest',
+            file: taken.file,
+            rows: taken.rows,
+          })
           lastRows = taken.rows
         }
       }
     } finally {
       await writer.stop().finally(() => connection.end())
     }
-    const [live] = await server.query<{ n: number }>(`SELECT (SELECT COUNT(*) FROM ${database}.items) + (SELECT COUNT(*) FROM ${database}.notes) AS n`)
+    const [live] = await server.query<{ n: number }>(
+      `SELECT (SELECT COUNT(*) FROM ${database}.items) + (SELECT COUNT(*) FROM ${database}.notes) AS n`,
+    )
     expect(Number(live?.n)).not.toBe(lastRows)
-    expect((await server.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name LIKE '%drill%'"))[0]?.n).toBe(0)
+    expect(
+      (await server.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name LIKE '%drill%'"))[0]?.n,
+    ).toBe(0)
   }, 300_000)
 
   test('a dump without a table, a changed count, a truncated dump and a missing manifest each fail the drill, naming the file', async () => {

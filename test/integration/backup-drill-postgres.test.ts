@@ -12,7 +12,10 @@ import { backupFileOf, debianTools, manifestOf, pgDumpFor, startWriter, summaryO
 // 13 with Debian's pg_dump 15; 16 and 18 with PostgreSQL 18's tools (pg_restore 18 into 16 goes through psql).
 const majors = testedMajors().filter((m) => m === 13 || m === 16 || m === 18)
 
-const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex')
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex')
 
 /** Rewrites a backup's sidecar to match its files as they are now (`withManifest: false`: as an old dbhook wrote it). */
 async function resealSidecar(dump: string, withManifest = true): Promise<void> {
@@ -39,9 +42,15 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
   })
 
   const memberships = async () =>
-    (await server.query<{ m: string }>(`SELECT roleid::regrole::text || ' ' || grantor::regrole::text AS m FROM pg_auth_members WHERE member = '${admin}'::regrole ORDER BY 1`)).map((r) => r.m)
-  const lendings = async () => (await server.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'dbhook\\_lent\\_%'")).map((r) => r.rolname)
-  const scratchDatabases = async () => (await server.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE '%drill%'")).map((r) => r.datname)
+    (
+      await server.query<{ m: string }>(
+        `SELECT roleid::regrole::text || ' ' || grantor::regrole::text AS m FROM pg_auth_members WHERE member = '${admin}'::regrole ORDER BY 1`,
+      )
+    ).map((r) => r.m)
+  const lendings = async () =>
+    (await server.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname LIKE 'dbhook\\_lent\\_%'")).map((r) => r.rolname)
+  const scratchDatabases = async () =>
+    (await server.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE '%drill%'")).map((r) => r.datname)
 
   /**
    * A database provisioned by the admin (which creates the owner), owned by the owner, holding 3000 rows in
@@ -53,8 +62,16 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
     const owner = `owner_${counter}`
     const database = `shop_${counter}`
     const ownerPassword = `Own-${randomBytes(6).toString('hex')}`
-    const common = { DBHOOK_OWNER: owner, DBHOOK_DATABASES: database, DBHOOK_BACKUP_DIR: join(scratch, `backups_${counter}`), DBHOOK_PG_DUMP: pgDumpFor(major) }
-    const applied = await runDbhook(['apply'], server.env(admin, adminPassword, { ...common, DBHOOK_OWNER_PASSWORD: ownerPassword, DBHOOK_EXTENSIONS: 'pg_trgm' }))
+    const common = {
+      DBHOOK_OWNER: owner,
+      DBHOOK_DATABASES: database,
+      DBHOOK_BACKUP_DIR: join(scratch, `backups_${counter}`),
+      DBHOOK_PG_DUMP: pgDumpFor(major),
+    }
+    const applied = await runDbhook(
+      ['apply'],
+      server.env(admin, adminPassword, { ...common, DBHOOK_OWNER_PASSWORD: ownerPassword, DBHOOK_EXTENSIONS: 'pg_trgm' }),
+    )
     expect(applied.code, applied.stdout).toBe(0)
     const asOwner = { database, user: owner, password: ownerPassword }
     await server.query(
@@ -87,7 +104,10 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
     const drills: RunResult[] = []
     try {
       // The chart's way (no owner password: the owner is lent for the run), encrypted; then the owner's own login.
-      for (const [runEnv, drillsInARow] of [[{ ...env, DBHOOK_BACKUP_KEY_FILE: keyFile }, 3], [ownerEnv, 2]] as const) {
+      for (const [runEnv, drillsInARow] of [
+        [{ ...env, DBHOOK_BACKUP_KEY_FILE: keyFile }, 3],
+        [ownerEnv, 2],
+      ] as const) {
         const written = writer.writes()
         const backup = await runDbhook(['backup'], runEnv)
         expect(backup.code, backup.stdout).toBe(0)
@@ -101,7 +121,9 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
           expect(drill.code, drill.stdout).toBe(0)
           expect(writer.writes()).toBeGreaterThan(writesBefore)
           expect(drill.terminationMessage.trimEnd()).toMatch(
-            new RegExp(`^drill: passed: ${database} from \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\(\\d+ min old\\), 2 tables, [\\d,]+ rows, [\\d.]+ (KiB|MiB), restored in [\\d.]+ s$`),
+            new RegExp(
+              `^drill: passed: ${database} from \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\(\\d+ min old\\), 2 tables, [\\d,]+ rows, [\\d.]+ (KiB|MiB), restored in [\\d.]+ s$`,
+            ),
           )
           const drilled = summaryOf(drill, database)
           expect(drilled).toMatchObject({ result: 'passed', comparedWith: 'manifest', file: taken.file, rows: taken.rows, tables: 2 })
@@ -113,7 +135,9 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
       await writer.stop().finally(() => client.end())
     }
     // The source moved on: a comparison with it would have failed.
-    const live = Number((await server.query<{ n: string }>('SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM app.notes) AS n', [], asOwner))[0]?.n)
+    const live = Number(
+      (await server.query<{ n: string }>('SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM app.notes) AS n', [], asOwner))[0]?.n,
+    )
     expect(live).not.toBe(summaryOf(drills.at(-1)!, database).rows)
     const said = (run: RunResult, start: string) => run.logs.some((line) => String(line.msg).startsWith(start))
     expect(said(drills[0]!, `lent "${admin}" the role "${asOwner.user}" for this run`)).toBe(true)
@@ -122,9 +146,16 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
     expect(await memberships()).toEqual(before)
     expect(await scratchDatabases()).toEqual([])
     // Objects restore owned by the owner: a restore the owner can write in.
-    const restore = await runDbhook(['restore', '--database', database, '--into', `${database}_copy`, '--from', String(summaryOf(drills.at(-1)!, database).file)], ownerEnv)
+    const restore = await runDbhook(
+      ['restore', '--database', database, '--into', `${database}_copy`, '--from', String(summaryOf(drills.at(-1)!, database).file)],
+      ownerEnv,
+    )
     expect(restore.code, restore.stdout).toBe(0)
-    const owners = await server.query<{ owner: string }>("SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relnamespace IN ('public'::regnamespace, 'app'::regnamespace)", [], { database: `${database}_copy` })
+    const owners = await server.query<{ owner: string }>(
+      "SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relnamespace IN ('public'::regnamespace, 'app'::regnamespace)",
+      [],
+      { database: `${database}_copy` },
+    )
     expect(owners).toEqual([{ owner: asOwner.user }])
     await server.query("INSERT INTO items (label) VALUES ('x')", [], { ...asOwner, database: `${database}_copy` })
   }, 300_000)
@@ -224,7 +255,7 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
     expect(await memberships()).toEqual(before)
   }, 300_000)
 
-  test("an extension the new database already has from template1, owned by the superuser, does not fail the restore on its COMMENT", async () => {
+  test('an extension the new database already has from template1, owned by the superuser, does not fail the restore on its COMMENT', async () => {
     // COMMENT ON EXTENSION needs the extension's owner; a drill that is not a superuser leaves it out.
     await server.query('CREATE EXTENSION IF NOT EXISTS pg_trgm', [], { database: 'template1' })
     try {
@@ -240,12 +271,13 @@ describe.each(majors)('the drill of a live database on PostgreSQL %i, by an admi
   })
 
   // Only servers newer than Debian's pg_dump have something to refuse.
-  if (major > 15) test("Debian's pg_dump 15 is refused before anything is written, naming both versions", async () => {
-    const { env } = await provisioned()
-    const refused = await runDbhook(['backup'], { ...env, DBHOOK_PG_DUMP: join(debianTools, 'pg_dump') })
-    expect(refused.code, refused.stdout).toBe(78)
-    expect(refused.terminationMessage).toContain(`is pg_dump 15 (pg_dump (PostgreSQL) 15.`)
-    expect(refused.terminationMessage).toContain(`older than the server, PostgreSQL ${major}`)
-    expect(existsSync(env.DBHOOK_BACKUP_DIR!)).toBe(false)
-  })
+  if (major > 15)
+    test("Debian's pg_dump 15 is refused before anything is written, naming both versions", async () => {
+      const { env } = await provisioned()
+      const refused = await runDbhook(['backup'], { ...env, DBHOOK_PG_DUMP: join(debianTools, 'pg_dump') })
+      expect(refused.code, refused.stdout).toBe(78)
+      expect(refused.terminationMessage).toContain(`is pg_dump 15 (pg_dump (PostgreSQL) 15.`)
+      expect(refused.terminationMessage).toContain(`older than the server, PostgreSQL ${major}`)
+      expect(existsSync(env.DBHOOK_BACKUP_DIR!)).toBe(false)
+    })
 })

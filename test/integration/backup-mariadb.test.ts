@@ -26,7 +26,8 @@ describe('backups on MariaDB', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true })
   })
 
-  const count = async (database: string) => Number((await server.query<{ n: number }>(`SELECT COUNT(*) AS n FROM \`${database}\`.items`))[0]?.n)
+  const count = async (database: string) =>
+    Number((await server.query<{ n: number }>(`SELECT COUNT(*) AS n FROM \`${database}\`.items`))[0]?.n)
 
   test('backup, drill, change data, restore into a new database; an encrypted backup needs its key; a truncated one fails the drill', async () => {
     const database = 'shop'
@@ -51,8 +52,12 @@ describe('backups on MariaDB', () => {
 
     const drill = await runDbhook(['drill'], env)
     expect(drill.code, drill.stdout).toBe(0)
-    expect(drill.terminationMessage).toMatch(new RegExp(`^drill: passed: ${database} from \\S+Z \\(0 min old\\), 1 tables, 300 rows, [\\d.]+ KiB, restored in [\\d.]+ s\n?$`))
-    expect(drill.logs.find((line) => line.summary)?.databases).toMatchObject([{ name: database, file, result: 'passed', comparedWith: 'manifest' }])
+    expect(drill.terminationMessage).toMatch(
+      new RegExp(`^drill: passed: ${database} from \\S+Z \\(0 min old\\), 1 tables, 300 rows, [\\d.]+ KiB, restored in [\\d.]+ s\n?$`),
+    )
+    expect(drill.logs.find((line) => line.summary)?.databases).toMatchObject([
+      { name: database, file, result: 'passed', comparedWith: 'manifest' },
+    ])
 
     await server.query(`INSERT INTO ${database}.items (label) VALUES ('after the backup')`)
     const restore = await runDbhook(['restore', '--database', database, '--into', 'shop_restored'], env)

@@ -39,7 +39,12 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
     const database = unique('shop')
     const backupDir = join(scratch, unique('backups'))
     const ownerPassword = `Own-${randomBytes(6).toString('hex')}`
-    const env = server.env('postgres', server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: ownerPassword, DBHOOK_DATABASES: `shop=${database}`, DBHOOK_BACKUP_DIR: backupDir })
+    const env = server.env('postgres', server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_OWNER_PASSWORD: ownerPassword,
+      DBHOOK_DATABASES: `shop=${database}`,
+      DBHOOK_BACKUP_DIR: backupDir,
+    })
     const applied = await runDbhook(['apply'], env)
     expect(applied.code, applied.stdout).toBe(0)
     const asOwner = { database, user: owner, password: ownerPassword }
@@ -50,8 +55,10 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
     return { owner, database, backupDir, env, asOwner }
   }
 
-  const count = async (database: string, table = 'items') => Number((await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], { database }))[0]?.n)
-  const databasesLike = async (pattern: string) => (await server.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern])).map((r) => r.datname)
+  const count = async (database: string, table = 'items') =>
+    Number((await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], { database }))[0]?.n)
+  const databasesLike = async (pattern: string) =>
+    (await server.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern])).map((r) => r.datname)
 
   test('backup, change data, restore into a new database: the restore holds the data as backed up; the drill passes before and after the source changed', async () => {
     const { owner, database, backupDir, env, asOwner } = await provisioned(120)
@@ -60,13 +67,17 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
     const file = backupFileOf(backup, database)
     const name = file.split('/').at(-1)!
     expect(file).toMatch(new RegExp(`/${database}/${database}-\\d{8}T\\d{6}Z\\.dump$`))
-    expect(await readFile(`${file}.sha256`, 'utf8')).toMatch(new RegExp(`^[0-9a-f]{64} {2}${name}\n[0-9a-f]{64} {2}${name.replace(/\.dump$/, '.manifest')}\n$`))
+    expect(await readFile(`${file}.sha256`, 'utf8')).toMatch(
+      new RegExp(`^[0-9a-f]{64} {2}${name}\n[0-9a-f]{64} {2}${name.replace(/\.dump$/, '.manifest')}\n$`),
+    )
     expect((await readdir(join(backupDir, database))).sort()).toEqual([name, `${name}.sha256`, name.replace(/\.dump$/, '.manifest')].sort())
     expect(backup.logs.find((line) => line.summary)?.server).toBe(`PostgreSQL ${major}`)
 
     const drill = await runDbhook(['drill'], env)
     expect(drill.code, drill.stdout).toBe(0)
-    expect(drill.terminationMessage).toMatch(new RegExp(`^drill: passed: ${database} from \\S+Z \\(0 min old\\), 2 tables, 122 rows, [\\d.]+ KiB, restored in [\\d.]+ s\n?$`))
+    expect(drill.terminationMessage).toMatch(
+      new RegExp(`^drill: passed: ${database} from \\S+Z \\(0 min old\\), 2 tables, 122 rows, [\\d.]+ KiB, restored in [\\d.]+ s\n?$`),
+    )
     expect(await databasesLike(`%drill%`)).toEqual([])
 
     await server.query("INSERT INTO items (label) VALUES ('after the backup')", [], asOwner)
@@ -112,7 +123,12 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
     await copyFile(original, file)
     await truncate(file, Math.floor((await readFile(file)).length / 2))
     const { createHash } = await import('node:crypto')
-    await writeFile(`${file}.sha256`, `${createHash('sha256').update(await readFile(file)).digest('hex')}  x\n`)
+    await writeFile(
+      `${file}.sha256`,
+      `${createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex')}  x\n`,
+    )
     const unreadable = await runDbhook(['drill'], env)
     expect(unreadable.code, unreadable.stdout).toBe(1)
     expect(unreadable.terminationMessage).toContain(`backup ${file} is not a complete dump`)
@@ -143,7 +159,10 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
     expect(withoutKey.terminationMessage).toContain(`backup ${file} is encrypted: set DBHOOK_BACKUP_KEY_FILE`)
     const otherKey = join(scratch, unique('key'))
     await writeFile(otherKey, randomBytes(32))
-    const wrongKey = await runDbhook(['restore', '--database', database, '--into', `${database}_wrong`], { ...env, DBHOOK_BACKUP_KEY_FILE: otherKey })
+    const wrongKey = await runDbhook(['restore', '--database', database, '--into', `${database}_wrong`], {
+      ...env,
+      DBHOOK_BACKUP_KEY_FILE: otherKey,
+    })
     expect(wrongKey.code).toBe(1)
     expect(wrongKey.terminationMessage).toContain(`backup ${file} cannot be decrypted: the encrypted backup failed authentication`)
     expect(await databasesLike(`${database}_nokey`)).toEqual([])
@@ -171,7 +190,9 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
       const refused = await runDbhook(['restore', '--database', database, '--replace'], env)
       expect(refused.code).toBe(1)
-      expect(refused.terminationMessage).toContain(`refusing to replace "${database}": 1 other sessions are connected to it (pid ${pid} ${asOwner.user}@127.0.0.1/32 (the-app))`)
+      expect(refused.terminationMessage).toContain(
+        `refusing to replace "${database}": 1 other sessions are connected to it (pid ${pid} ${asOwner.user}@127.0.0.1/32 (the-app))`,
+      )
       expect(await count(database)).toBe(11)
     } finally {
       await client.end()
@@ -207,14 +228,19 @@ describe.each(majors.length > 0 ? majors : [15])('backups on PostgreSQL %i', (ma
     await writeFile(join(dir, `${old[0]}.sha256`), 'ignored\n')
     await copyFile(join(dir, current), join(dir, old[1]!))
     await writeFile(join(dir, 'notes.txt'), 'not a backup')
-    const recent = `${database}-${new Date(Date.now() - 2 * 86_400_000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}.dump`
+    const recent = `${database}-${new Date(Date.now() - 2 * 86_400_000)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}Z$/, 'Z')}.dump`
     await copyFile(join(dir, current), join(dir, recent))
 
     const second = await runDbhook(['backup'], { ...env, DBHOOK_BACKUP_KEEP_DAYS: '3' })
     expect(second.code, second.stdout).toBe(0)
     const newest = backupFileOf(second, database).split('/').at(-1)!
     const manifest = (dump: string) => dump.replace(/\.dump$/, '.manifest')
-    expect((await readdir(dir)).sort()).toEqual([current, `${current}.sha256`, manifest(current), newest, `${newest}.sha256`, manifest(newest), 'notes.txt', recent].sort())
+    expect((await readdir(dir)).sort()).toEqual(
+      [current, `${current}.sha256`, manifest(current), newest, `${newest}.sha256`, manifest(newest), 'notes.txt', recent].sort(),
+    )
   })
 
   test('the command line: restore needs --database, its options belong to restore, backup needs DBHOOK_BACKUP_DIR', async () => {

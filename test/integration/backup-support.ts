@@ -11,13 +11,16 @@ export const debianTools = '/usr/bin'
 /** A pg_dump that can dump `major`: Debian's 15 up to 15, PostgreSQL 18's above. Missing tools fail loudly. */
 export function pgDumpFor(major: number): string {
   const path = join(major <= 15 ? debianTools : pg18Tools, 'pg_dump')
-  if (!existsSync(path)) throw new Error(`${path} is missing: .ci/setup.d/60-backup.sh installs it (PostgreSQL ${major} needs pg_dump ${major} or newer)`)
+  if (!existsSync(path))
+    throw new Error(`${path} is missing: .ci/setup.d/60-backup.sh installs it (PostgreSQL ${major} needs pg_dump ${major} or newer)`)
   return path
 }
 
 /** The summary line's entry for `database`. */
 export function summaryOf(result: RunResult, database: string): Record<string, unknown> & { file?: string } {
-  const summary = result.logs.find((line) => line.summary === true) as { databases: ({ name: string; file?: string } & Record<string, unknown>)[] } | undefined
+  const summary = result.logs.find((line) => line.summary === true) as
+    | { databases: ({ name: string; file?: string } & Record<string, unknown>)[] }
+    | undefined
   const entry = summary?.databases.find((db) => db.name === database)
   if (!entry) throw new Error(`no summary entry for ${database} in:\n${result.stdout}`)
   return entry

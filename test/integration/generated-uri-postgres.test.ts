@@ -29,12 +29,16 @@ let keys: Record<string, string>
 
 /** Runs a client with the URI in its environment only, never on its command line. */
 async function who(command: string, args: string[], uri: string): Promise<string[]> {
-  const { stdout } = await execFile(command, args, { env: { PATH: process.env.PATH ?? '', DATABASE_URL: uri, HOME: '/nonexistent' }, timeout: 60_000 })
+  const { stdout } = await execFile(command, args, {
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: uri, HOME: '/nonexistent' },
+    timeout: 60_000,
+  })
   return stdout.trim().split('\n')
 }
 
 // psql takes the URI as its dbname argument; a shell hands it over from the environment.
-const psql = (uri: string) => who('sh', ['-c', 'exec psql -X -tA -c "SELECT current_user" -c "SELECT current_database()" "$DATABASE_URL"'], uri)
+const psql = (uri: string) =>
+  who('sh', ['-c', 'exec psql -X -tA -c "SELECT current_user" -c "SELECT current_database()" "$DATABASE_URL"'], uri)
 
 async function nodePostgres(uri: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: uri })
@@ -51,15 +55,30 @@ beforeAll(async () => {
   // Built once into the tools folder; go.sum pins every module.
   await execFile('go', ['build', '-trimpath', '-o', probeBin, '.'], {
     cwd: probeDir,
-    env: { ...process.env, PATH: `/usr/local/go/bin:${process.env.PATH ?? ''}`, GOPATH: join(tools, 'go'), GOCACHE: join(tools, 'go/cache'), GOFLAGS: '-mod=readonly -buildvcs=false' },
+    env: {
+      ...process.env,
+      PATH: `/usr/local/go/bin:${process.env.PATH ?? ''}`,
+      GOPATH: join(tools, 'go'),
+      GOCACHE: join(tools, 'go/cache'),
+      GOFLAGS: '-mod=readonly -buildvcs=false',
+    },
     timeout: 600_000,
   })
   server = await startPostgres(18)
   password = generatePassword()
   const { escapeIdentifier, escapeLiteral } = pg
   await server.query(`CREATE ROLE ${escapeIdentifier(user)} LOGIN PASSWORD ${escapeLiteral(password)}`)
-  for (const db of [...databases, slashed]) await server.query(`CREATE DATABASE ${escapeIdentifier(db.name)} OWNER ${escapeIdentifier(user)}`)
-  const facts: ConnectionFacts = { engine: 'postgres', host: server.host, port: server.port, sslMode: 'disable', username: user, password, databases: [...databases, slashed] }
+  for (const db of [...databases, slashed])
+    await server.query(`CREATE DATABASE ${escapeIdentifier(db.name)} OWNER ${escapeIdentifier(user)}`)
+  const facts: ConnectionFacts = {
+    engine: 'postgres',
+    host: server.host,
+    port: server.port,
+    sslMode: 'disable',
+    username: user,
+    password,
+    databases: [...databases, slashed],
+  }
   keys = connectionKeys(facts)
 }, 600_000)
 

@@ -13,7 +13,10 @@ const execFile = promisify(execFileCallback)
 const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')
 
 async function schemas(server: MariadbServer, names: string[]): Promise<string[]> {
-  const rows = await server.query<{ name: string }>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?) ORDER BY SCHEMA_NAME', [names])
+  const rows = await server.query<{ name: string }>(
+    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?) ORDER BY SCHEMA_NAME',
+    [names],
+  )
   return rows.map((row) => row.name)
 }
 
@@ -28,7 +31,14 @@ async function userCount(server: MariadbServer): Promise<number> {
 }
 
 /** Logs in as `user` over TCP and runs `sql` in `database`; resolves to the rows or rejects with the server's error. */
-async function asUser(server: MariadbServer, user: string, password: string, database: string | undefined, sql: string, params: unknown[] = []) {
+async function asUser(
+  server: MariadbServer,
+  user: string,
+  password: string,
+  database: string | undefined,
+  sql: string,
+  params: unknown[] = [],
+) {
   const connection = await mysql.createConnection({ host: server.host, port: server.port, user, password, database })
   try {
     const [rows] = await connection.query(sql, params)
@@ -84,7 +94,9 @@ describe('MariaDB (Debian) without TLS', () => {
     await asUser(server, owner, 'Owner pw: \'"\\;--`', names[3], 'CREATE TABLE clients (id integer PRIMARY KEY, name text)')
     await asUser(server, app, 'App pw: \'"\\;--`', names[3], 'INSERT INTO clients VALUES (1, ?)', ['dex'])
     expect(await asUser(server, app, 'App pw: \'"\\;--`', names[3], 'SELECT name FROM clients')).toEqual([{ name: 'dex' }])
-    await expect(asUser(server, app, 'App pw: \'"\\;--`', names[3], 'CREATE TABLE mine (id integer)')).rejects.toMatchObject({ errno: 1142 })
+    await expect(asUser(server, app, 'App pw: \'"\\;--`', names[3], 'CREATE TABLE mine (id integer)')).rejects.toMatchObject({
+      errno: 1142,
+    })
     // The grant covers exactly this database, not look-alikes that `_` would match as a wildcard.
     const other = names[1]!.replace(/_flow$/, 'Xflow')
     await server.query(`CREATE DATABASE ${mysql.escapeId(other)}`)
@@ -101,7 +113,11 @@ describe('MariaDB (Debian) without TLS', () => {
     const owner = unique('counted')
     const statementsOfPlan = async (count: number) => {
       const dbs = Array.from({ length: count }, () => unique('counted_db'))
-      const env = server.env(server.admin, server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'counted-pw-1', DBHOOK_DATABASES: dbs.join(',') })
+      const env = server.env(server.admin, server.password, {
+        DBHOOK_OWNER: owner,
+        DBHOOK_OWNER_PASSWORD: 'counted-pw-1',
+        DBHOOK_DATABASES: dbs.join(','),
+      })
       expect((await runDbhook(['apply'], env)).code).toBe(0)
       const before = (await server.generalLog()).split('\n').filter((line) => /\tQuery\t/.test(line)).length
       const plan = await runDbhook(['plan'], { ...env, DBHOOK_OWNER_PASSWORD: '' })
@@ -115,7 +131,14 @@ describe('MariaDB (Debian) without TLS', () => {
 
   test('hostile names are created exactly as given: quotes, backticks, dots, Unicode, 64-character databases, 32-character users', async () => {
     const tag = unique('h')
-    const names = [`${tag} it's "quoted"`, `${tag}.dot.ted`, `${tag}\`tick\``, `${tag}_ünï©ødé_数据库`, `${tag}%_\\x,y=z`, `${tag}_${'d'.repeat(64 - tag.length - 1)}`]
+    const names = [
+      `${tag} it's "quoted"`,
+      `${tag}.dot.ted`,
+      `${tag}\`tick\``,
+      `${tag}_ünï©ødé_数据库`,
+      `${tag}%_\\x,y=z`,
+      `${tag}_${'d'.repeat(64 - tag.length - 1)}`,
+    ]
     expect([...names[5]!].length).toBe(64)
     const owner = `o'w\`n.ér"${tag}`.padEnd(32, 'x')
     expect([...owner].length).toBe(32)
@@ -139,10 +162,24 @@ describe('MariaDB (Debian) without TLS', () => {
   test('a 65-character database or a 33-character user is refused with exit 78 before anything changes', async () => {
     const schemasBefore = await schemaCount(server)
     const usersBefore = await userCount(server)
-    const longDb = await runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_OWNER: unique('fine'), DBHOOK_OWNER_PASSWORD: 'pw-1234', DBHOOK_DATABASES: `ok_${unique('x')},${'d'.repeat(65)}` }))
+    const longDb = await runDbhook(
+      ['apply'],
+      server.env(server.admin, server.password, {
+        DBHOOK_OWNER: unique('fine'),
+        DBHOOK_OWNER_PASSWORD: 'pw-1234',
+        DBHOOK_DATABASES: `ok_${unique('x')},${'d'.repeat(65)}`,
+      }),
+    )
     expect(longDb.code, longDb.stdout).toBe(78)
     expect(longDb.stdout).toContain('65 characters')
-    const longUser = await runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_OWNER: 'u'.repeat(33), DBHOOK_OWNER_PASSWORD: 'pw-1234', DBHOOK_DATABASES: unique('ok') }))
+    const longUser = await runDbhook(
+      ['apply'],
+      server.env(server.admin, server.password, {
+        DBHOOK_OWNER: 'u'.repeat(33),
+        DBHOOK_OWNER_PASSWORD: 'pw-1234',
+        DBHOOK_DATABASES: unique('ok'),
+      }),
+    )
     expect(longUser.code, longUser.stdout).toBe(78)
     expect(longUser.stdout).toContain('33 characters')
     expect(await schemaCount(server)).toBe(schemasBefore)
@@ -151,7 +188,12 @@ describe('MariaDB (Debian) without TLS', () => {
 
   test('a database name whose directory name would pass 255 bytes is refused with 78; one byte less is created', async () => {
     const owner = unique('dir_owner')
-    const env = (name: string) => server.env(server.admin, server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'dir-pw-1', DBHOOK_DATABASES: JSON.stringify([name]) })
+    const env = (name: string) =>
+      server.env(server.admin, server.password, {
+        DBHOOK_OWNER: owner,
+        DBHOOK_OWNER_PASSWORD: 'dir-pw-1',
+        DBHOOK_DATABASES: JSON.stringify([name]),
+      })
     // The server spells '.' as '@002e' in file names: 51 of them take 255 bytes, 52 take 260.
     const tooLong = await runDbhook(['apply'], env('.'.repeat(52)))
     expect(tooLong.code, tooLong.stdout).toBe(78)
@@ -166,7 +208,13 @@ describe('MariaDB (Debian) without TLS', () => {
     const app = unique('printable_app')
     const db = unique('printable')
     const appPassword = [...printable].reverse().join('')
-    const env = server.env(server.admin, server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: printable, DBHOOK_APP_USER: app, DBHOOK_APP_PASSWORD: appPassword, DBHOOK_DATABASES: db })
+    const env = server.env(server.admin, server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_OWNER_PASSWORD: printable,
+      DBHOOK_APP_USER: app,
+      DBHOOK_APP_PASSWORD: appPassword,
+      DBHOOK_DATABASES: db,
+    })
     const result = await runDbhook(['apply'], env)
     expect(result.code, result.stdout).toBe(0)
     expect(await asUser(server, owner, printable, db, 'SELECT CURRENT_USER() AS me')).toEqual([{ me: `${owner}@%` }])
@@ -178,7 +226,11 @@ describe('MariaDB (Debian) without TLS', () => {
   test('a password that no longer works is updated, and only that', async () => {
     const owner = unique('rotated')
     const db = unique('rotated_db')
-    const env = server.env(server.admin, server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'first-password', DBHOOK_DATABASES: db })
+    const env = server.env(server.admin, server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_OWNER_PASSWORD: 'first-password',
+      DBHOOK_DATABASES: db,
+    })
     expect((await runDbhook(['apply'], env)).code).toBe(0)
     const rotated = { ...env, DBHOOK_OWNER_PASSWORD: 'second-password' }
     const plan = await runDbhook(['plan'], rotated)
@@ -192,16 +244,31 @@ describe('MariaDB (Debian) without TLS', () => {
     await expect(asUser(server, owner, 'first-password', db, 'SELECT 1')).rejects.toMatchObject({ errno: 1045 })
   })
 
-  test('DBHOOK_MYSQL_CHARSET and DBHOOK_MYSQL_COLLATION set the new database\'s defaults', async () => {
+  test("DBHOOK_MYSQL_CHARSET and DBHOOK_MYSQL_COLLATION set the new database's defaults", async () => {
     const db = unique('collated')
-    const env = server.env(server.admin, server.password, { DBHOOK_OWNER: unique('coll_owner'), DBHOOK_OWNER_PASSWORD: 'pw-coll-1', DBHOOK_DATABASES: db, DBHOOK_MYSQL_COLLATION: 'utf8mb4_bin' })
+    const env = server.env(server.admin, server.password, {
+      DBHOOK_OWNER: unique('coll_owner'),
+      DBHOOK_OWNER_PASSWORD: 'pw-coll-1',
+      DBHOOK_DATABASES: db,
+      DBHOOK_MYSQL_COLLATION: 'utf8mb4_bin',
+    })
     expect((await runDbhook(['apply'], env)).code).toBe(0)
-    const rows = await server.query<{ cs: string; co: string }>('SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [db])
+    const rows = await server.query<{ cs: string; co: string }>(
+      'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+      [db],
+    )
     expect(rows).toEqual([{ cs: 'utf8mb4', co: 'utf8mb4_bin' }])
   })
 
   test('a wrong admin password fails at once with exit 77, without retrying', async () => {
-    const result = await runDbhook(['apply'], server.env(server.admin, 'not-the-password', { DBHOOK_DATABASES: unique('never'), DBHOOK_OWNER: unique('o'), DBHOOK_WAIT_TIMEOUT: '60s' }))
+    const result = await runDbhook(
+      ['apply'],
+      server.env(server.admin, 'not-the-password', {
+        DBHOOK_DATABASES: unique('never'),
+        DBHOOK_OWNER: unique('o'),
+        DBHOOK_WAIT_TIMEOUT: '60s',
+      }),
+    )
     expect(result.code, result.stdout).toBe(77)
     expect(result.stdout).toContain('DBHOOK_ADMIN_PASSWORD')
     expect(result.durationMs).toBeLessThan(5_000)
@@ -213,7 +280,10 @@ describe('MariaDB (Debian) without TLS', () => {
     await server.query(`GRANT CREATE ON *.* TO ?@'%'`, [admin])
     const db = unique('refused')
     const owner = unique('refused_owner')
-    const result = await runDbhook(['apply'], server.env(admin, 'weak-pw-1', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'pw-refused', DBHOOK_DATABASES: db }))
+    const result = await runDbhook(
+      ['apply'],
+      server.env(admin, 'weak-pw-1', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'pw-refused', DBHOOK_DATABASES: db }),
+    )
     expect(result.code, result.stdout).toBe(77)
     expect(result.stdout).toContain('CREATE USER')
     expect(result.stdout).toContain('nothing was changed')
@@ -225,7 +295,13 @@ describe('MariaDB (Debian) without TLS', () => {
     const owner = unique('scripted')
     const app = unique('scripted_app')
     const dbs = [unique('scripted_a'), `${unique('scripted')} it's`]
-    const env = server.env(server.admin, server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'script-owner-pw', DBHOOK_APP_USER: app, DBHOOK_APP_PASSWORD: 'script-app-pw', DBHOOK_DATABASES: dbs.join(',') })
+    const env = server.env(server.admin, server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_OWNER_PASSWORD: 'script-owner-pw',
+      DBHOOK_APP_USER: app,
+      DBHOOK_APP_PASSWORD: 'script-app-pw',
+      DBHOOK_DATABASES: dbs.join(','),
+    })
     const printed = await runDbhook(['sql'], env)
     expect(printed.code, printed.stderr).toBe(0)
     expect(printed.stdout).not.toContain('script-owner-pw')
@@ -246,10 +322,19 @@ describe('MariaDB (Debian) without TLS', () => {
 
   test('concurrent applies serialize on GET_LOCK: each database is created once', async () => {
     const dbs = [unique('race'), unique('race'), unique('race')]
-    const env = server.env(server.admin, server.password, { DBHOOK_OWNER: unique('racer'), DBHOOK_OWNER_PASSWORD: 'race-pw-1', DBHOOK_DATABASES: dbs.join(',') })
+    const env = server.env(server.admin, server.password, {
+      DBHOOK_OWNER: unique('racer'),
+      DBHOOK_OWNER_PASSWORD: 'race-pw-1',
+      DBHOOK_DATABASES: dbs.join(','),
+    })
     const results = await Promise.all([runDbhook(['apply'], env), runDbhook(['apply'], env), runDbhook(['apply'], env)])
     for (const result of results) expect(result.code, result.stdout).toBe(0)
-    const created = results.flatMap((result) => summaryOf(result)?.databases.filter((d) => d.result === 'created').map((d) => d.name) ?? [])
+    const created = results.flatMap(
+      (result) =>
+        summaryOf(result)
+          ?.databases.filter((d) => d.result === 'created')
+          .map((d) => d.name) ?? [],
+    )
     expect(created.sort()).toEqual([...dbs].sort())
     expect(results.map((result) => summaryOf(result)?.statements).filter((n) => n === 0)).toHaveLength(2)
   })
@@ -260,7 +345,15 @@ describe('MariaDB (Debian) without TLS', () => {
       const [rows] = await holder.query("SELECT GET_LOCK('dbhook', 0) AS got")
       expect(rows).toEqual([{ got: 1 }])
       const db = unique('locked_out')
-      const result = await runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_OWNER: unique('lo'), DBHOOK_OWNER_PASSWORD: 'lo-pw-1', DBHOOK_DATABASES: db, DBHOOK_WAIT_TIMEOUT: '3s' }))
+      const result = await runDbhook(
+        ['apply'],
+        server.env(server.admin, server.password, {
+          DBHOOK_OWNER: unique('lo'),
+          DBHOOK_OWNER_PASSWORD: 'lo-pw-1',
+          DBHOOK_DATABASES: db,
+          DBHOOK_WAIT_TIMEOUT: '3s',
+        }),
+      )
       expect(result.code, result.stdout).toBe(69)
       expect(result.stdout).toContain('provisioning lock')
       expect(await schemas(server, [db])).toEqual([])
@@ -274,11 +367,25 @@ describe('MariaDB (Debian) without TLS', () => {
     try {
       await holder.query("SELECT GET_LOCK('dbhook', 0)")
       let pid = 0
-      const running = runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_OWNER: unique('sig'), DBHOOK_OWNER_PASSWORD: 'sig-pw-1', DBHOOK_DATABASES: unique('sig'), DBHOOK_WAIT_TIMEOUT: '60s' }), {
-        onSpawn: (p) => (pid = p),
-      })
+      const running = runDbhook(
+        ['apply'],
+        server.env(server.admin, server.password, {
+          DBHOOK_OWNER: unique('sig'),
+          DBHOOK_OWNER_PASSWORD: 'sig-pw-1',
+          DBHOOK_DATABASES: unique('sig'),
+          DBHOOK_WAIT_TIMEOUT: '60s',
+        }),
+        {
+          onSpawn: (p) => (pid = p),
+        },
+      )
       // Wait until dbhook's session is blocked in GET_LOCK, then stop it.
-      const blocked = async () => (await server.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT GET_LOCK(%' AND ID <> CONNECTION_ID()"))[0]?.n
+      const blocked = async () =>
+        (
+          await server.query<{ n: number }>(
+            "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT GET_LOCK(%' AND ID <> CONNECTION_ID()",
+          )
+        )[0]?.n
       for (let i = 0; i < 100 && Number(await blocked()) === 0; i += 1) await new Promise((r) => setTimeout(r, 100))
       const signalled = Date.now()
       process.kill(pid, 'SIGTERM')
@@ -304,7 +411,11 @@ describe('MariaDB (Debian) without TLS', () => {
 
   test('a port where nothing listens ends with exit 69 at the deadline', async () => {
     const port = await freePort()
-    const result = await runDbhook(['wait'], { ...server.env(server.admin, server.password), DBHOOK_PORT: String(port), DBHOOK_WAIT_TIMEOUT: '2s' })
+    const result = await runDbhook(['wait'], {
+      ...server.env(server.admin, server.password),
+      DBHOOK_PORT: String(port),
+      DBHOOK_WAIT_TIMEOUT: '2s',
+    })
     expect(result.code, result.stdout).toBe(69)
     expect(result.stdout).toContain('ECONNREFUSED')
   })

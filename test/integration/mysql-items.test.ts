@@ -30,26 +30,29 @@ describe('MariaDB: the item registry', () => {
     await server?.stop()
   })
 
-  test.each(Object.keys(mysqlItems) as MysqlItemKind[])('%s: plan finds it missing once removed, apply restores it, plan is in sync', async (kind) => {
-    const names = { database: fresh('flightctl'), owner: fresh('migrator'), app: fresh('app') }
-    const env = server.env(server.admin, server.password, {
-      DBHOOK_OWNER: names.owner,
-      DBHOOK_OWNER_PASSWORD: 'owner-pw',
-      DBHOOK_APP_USER: names.app,
-      DBHOOK_APP_PASSWORD: 'app-pw',
-      DBHOOK_DATABASES: names.database,
-    })
-    expect((await runDbhook(['apply'], env)).code).toBe(0)
-    expect((await runDbhook(['plan'], env)).code).toBe(0)
-    await server.query(removals[kind](names))
+  test.each(Object.keys(mysqlItems) as MysqlItemKind[])(
+    '%s: plan finds it missing once removed, apply restores it, plan is in sync',
+    async (kind) => {
+      const names = { database: fresh('flightctl'), owner: fresh('migrator'), app: fresh('app') }
+      const env = server.env(server.admin, server.password, {
+        DBHOOK_OWNER: names.owner,
+        DBHOOK_OWNER_PASSWORD: 'owner-pw',
+        DBHOOK_APP_USER: names.app,
+        DBHOOK_APP_PASSWORD: 'app-pw',
+        DBHOOK_DATABASES: names.database,
+      })
+      expect((await runDbhook(['apply'], env)).code).toBe(0)
+      expect((await runDbhook(['plan'], env)).code).toBe(0)
+      await server.query(removals[kind](names))
 
-    const plan = await runDbhook(['plan'], env)
-    expect(plan.code, plan.stdout).toBe(2)
-    expect(stepLines(plan)).toEqual([`${names.database}: ${mysqlItems[kind].describe(names[roleOf[kind]])}`])
-    const apply = await runDbhook(['apply'], env)
-    expect(apply.code, apply.stdout).toBe(0)
-    expect(stepLines(apply)).toEqual(stepLines(plan))
-    expect(summaryOf(apply)?.statements).toBe(1)
-    expect((await runDbhook(['plan'], env)).code).toBe(0)
-  })
+      const plan = await runDbhook(['plan'], env)
+      expect(plan.code, plan.stdout).toBe(2)
+      expect(stepLines(plan)).toEqual([`${names.database}: ${mysqlItems[kind].describe(names[roleOf[kind]])}`])
+      const apply = await runDbhook(['apply'], env)
+      expect(apply.code, apply.stdout).toBe(0)
+      expect(stepLines(apply)).toEqual(stepLines(plan))
+      expect(summaryOf(apply)?.statements).toBe(1)
+      expect((await runDbhook(['plan'], env)).code).toBe(0)
+    },
+  )
 })

@@ -36,15 +36,38 @@ function caFile(ca: Ca): Record<string, string> {
 }
 
 async function dbhookWait(server: MariadbServer, word: string, host: string, ca: Ca): Promise<RunResult> {
-  return runDbhook(['wait'], { ...server.env(server.admin, server.password), DBHOOK_HOST: host, DBHOOK_SSLMODE: word, DBHOOK_WAIT_TIMEOUT: '10s', ...caFile(ca) })
+  return runDbhook(['wait'], {
+    ...server.env(server.admin, server.password),
+    DBHOOK_HOST: host,
+    DBHOOK_SSLMODE: word,
+    DBHOOK_WAIT_TIMEOUT: '10s',
+    ...caFile(ca),
+  })
 }
 
 /** The mariadb client as the oracle: does it connect with these options, and is the session encrypted? */
 async function mariadbClient(server: MariadbServer, host: string, options: string[]): Promise<'plaintext' | 'encrypted' | 'refused'> {
   try {
-    const { stdout } = await execFile('mariadb', ['--no-defaults', '-h', host, '-P', String(server.port), '-u', server.admin, '-N', '-B', ...options, '-e', "SHOW SESSION STATUS LIKE 'Ssl_cipher'"], {
-      env: { ...process.env, MYSQL_PWD: server.password },
-    })
+    const { stdout } = await execFile(
+      'mariadb',
+      [
+        '--no-defaults',
+        '-h',
+        host,
+        '-P',
+        String(server.port),
+        '-u',
+        server.admin,
+        '-N',
+        '-B',
+        ...options,
+        '-e',
+        "SHOW SESSION STATUS LIKE 'Ssl_cipher'",
+      ],
+      {
+        env: { ...process.env, MYSQL_PWD: server.password },
+      },
+    )
     return /Ssl_cipher\t\S+/.test(stdout) ? 'encrypted' : 'plaintext'
   } catch {
     return 'refused'
@@ -75,10 +98,38 @@ const cases: ModeCase[] = [
   { word: 'skip-verify', server: 'plain', host: '127.0.0.1', ca: 'none', expected: 'refused' },
   { word: 'VERIFY_CA', server: 'tls', host: '127.0.0.1', ca: 'right', expected: 'verified' },
   { word: 'VERIFY_CA', server: 'tls', host: '127.0.0.1', ca: 'other', expected: 'refused' },
-  { word: 'VERIFY_IDENTITY', server: 'tls', host: 'localhost', ca: 'right', expected: 'verified', oracle: ['--ssl-verify-server-cert', 'CA'] },
-  { word: 'VERIFY_IDENTITY', server: 'tls', host: '127.0.0.1', ca: 'right', expected: 'refused', oracle: ['--ssl-verify-server-cert', 'CA'] },
-  { word: 'VERIFY_IDENTITY', server: 'tls', host: 'localhost', ca: 'other', expected: 'refused', oracle: ['--ssl-verify-server-cert', 'CA'] },
-  { word: 'VERIFY_IDENTITY', server: 'plain', host: 'localhost', ca: 'right', expected: 'refused', oracle: ['--ssl-verify-server-cert', 'CA'] },
+  {
+    word: 'VERIFY_IDENTITY',
+    server: 'tls',
+    host: 'localhost',
+    ca: 'right',
+    expected: 'verified',
+    oracle: ['--ssl-verify-server-cert', 'CA'],
+  },
+  {
+    word: 'VERIFY_IDENTITY',
+    server: 'tls',
+    host: '127.0.0.1',
+    ca: 'right',
+    expected: 'refused',
+    oracle: ['--ssl-verify-server-cert', 'CA'],
+  },
+  {
+    word: 'VERIFY_IDENTITY',
+    server: 'tls',
+    host: 'localhost',
+    ca: 'other',
+    expected: 'refused',
+    oracle: ['--ssl-verify-server-cert', 'CA'],
+  },
+  {
+    word: 'VERIFY_IDENTITY',
+    server: 'plain',
+    host: 'localhost',
+    ca: 'right',
+    expected: 'refused',
+    oracle: ['--ssl-verify-server-cert', 'CA'],
+  },
   { word: 'true', server: 'tls', host: 'localhost', ca: 'right', expected: 'verified', oracle: ['--ssl-verify-server-cert', 'CA'] },
   { word: 'true', server: 'tls', host: '127.0.0.1', ca: 'right', expected: 'refused', oracle: ['--ssl-verify-server-cert', 'CA'] },
   // libpq's words keep libpq's meaning: a CA makes every TLS attempt verify, and prefer falls back after any failure.
@@ -100,7 +151,8 @@ describe('DBHOOK_SSLMODE against MariaDB with and without TLS', () => {
     expect(outcome, result.stdout).toBe(mode.expected)
     if (mode.expected === 'refused') expect(result.durationMs, 'a TLS failure is not retried').toBeLessThan(5_000)
     if (mode.oracle) {
-      const ca = mode.ca === 'none' ? [] : [`--ssl-ca=${mode.ca === 'right' ? tlsServer.certificates!.caFile : tlsServer.certificates!.otherCaFile}`]
+      const ca =
+        mode.ca === 'none' ? [] : [`--ssl-ca=${mode.ca === 'right' ? tlsServer.certificates!.caFile : tlsServer.certificates!.otherCaFile}`]
       const options = mode.oracle.flatMap((option) => (option === 'CA' ? ca : [option]))
       const oracle = await mariadbClient(server, mode.host, options)
       expect(oracle === 'encrypted' ? ['encrypted', 'verified'] : [oracle], `mariadb ${options.join(' ')}`).toContain(outcome)
@@ -131,7 +183,14 @@ describe('DBHOOK_SSLMODE against MariaDB with and without TLS', () => {
     })
     const apply = await runDbhook(['apply'], env)
     expect(apply.code, apply.stdout).toBe(0)
-    const login = (ssl: boolean) => mysql.createConnection({ host: '127.0.0.1', port: tlsServer.port, user: owner, password: 'tls-owner-pw', ssl: ssl ? { rejectUnauthorized: false } : undefined })
+    const login = (ssl: boolean) =>
+      mysql.createConnection({
+        host: '127.0.0.1',
+        port: tlsServer.port,
+        user: owner,
+        password: 'tls-owner-pw',
+        ssl: ssl ? { rejectUnauthorized: false } : undefined,
+      })
     await expect(login(false)).rejects.toMatchObject({ errno: 1045 })
     await (await login(true)).end()
 

@@ -27,7 +27,11 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const owner = unique('openzro')
     const dbs = ['openzro', 'openzro_flow', 'openzro_activity', 'dex'].map((n) => `${owner}_${n}`)
     const list = openZro.replace(/=(\w+)/g, (_m, name: string) => `=${owner}_${name}`)
-    const env = server.env('postgres', server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'Owner pw: \'"\\;--', DBHOOK_DATABASES: list })
+    const env = server.env('postgres', server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_OWNER_PASSWORD: 'Owner pw: \'"\\;--',
+      DBHOOK_DATABASES: list,
+    })
 
     const before = await runDbhook(['plan'], env)
     expect(before.code, before.stdout).toBe(2)
@@ -99,13 +103,19 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     await server.query(`CREATE ROLE ${admin} LOGIN CREATEDB PASSWORD 'adminpw'`)
     const db = unique('never')
     const owner = unique('missing_owner')
-    const result = await runDbhook(['apply'], server.env(admin, 'adminpw', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'x-secret-1', DBHOOK_DATABASES: db }))
+    const result = await runDbhook(
+      ['apply'],
+      server.env(admin, 'adminpw', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'x-secret-1', DBHOOK_DATABASES: db }),
+    )
     expect(result.code, result.stdout).toBe(77)
     expect(result.stdout).toContain('CREATEROLE')
     expect(await databaseOwners(server, [db])).toEqual({})
     expect(await server.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [owner])).toEqual([])
 
-    const plan = await runDbhook(['plan'], server.env(admin, 'adminpw', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'x-secret-1', DBHOOK_DATABASES: db }))
+    const plan = await runDbhook(
+      ['plan'],
+      server.env(admin, 'adminpw', { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'x-secret-1', DBHOOK_DATABASES: db }),
+    )
     expect(plan.code).toBe(2)
     expect(plan.stdout).toContain('apply would be refused')
   })
@@ -128,7 +138,11 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
   test('an owner password that no longer works is updated', async () => {
     const owner = unique('drifted')
     await server.query(`CREATE ROLE ${owner} LOGIN PASSWORD 'old-password'`)
-    const env = server.env('postgres', server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'new-password-1', DBHOOK_DATABASES: unique('pwdb') })
+    const env = server.env('postgres', server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_OWNER_PASSWORD: 'new-password-1',
+      DBHOOK_DATABASES: unique('pwdb'),
+    })
     const plan = await runDbhook(['plan'], env)
     expect(plan.stdout).toContain(`update the password of role \\"${owner}\\"`)
     expect((await runDbhook(['apply'], env)).code).toBe(0)
@@ -153,11 +167,14 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const foreign = unique('foreign')
     await server.query(`CREATE DATABASE ${foreign}`)
     const missing = unique('missing')
-    const result = await runDbhook(['verify'], server.env('postgres', server.password, {
-      DBHOOK_OWNER: owner,
-      DBHOOK_OWNER_PASSWORD: 'verifypw',
-      DBHOOK_DATABASES: `${missing},${foreign}`,
-    }))
+    const result = await runDbhook(
+      ['verify'],
+      server.env('postgres', server.password, {
+        DBHOOK_OWNER: owner,
+        DBHOOK_OWNER_PASSWORD: 'verifypw',
+        DBHOOK_DATABASES: `${missing},${foreign}`,
+      }),
+    )
     expect(result.code).toBe(1)
     expect(result.stdout).toContain(`database \\"${missing}\\" does not exist`)
     expect(result.stdout).toContain(`is owned by \\"postgres\\", not \\"${owner}\\"`)
@@ -178,7 +195,20 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     expect(sql.code).toBe(0)
     const dir = await mkdtemp(join(tmpdir(), 'dbhook-sql-'))
     await writeFile(join(dir, 'provision.sql'), sql.stdout)
-    const psql = ['-v', 'ON_ERROR_STOP=1', '-h', server.host, '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-f', join(dir, 'provision.sql')]
+    const psql = [
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      server.host,
+      '-p',
+      String(server.port),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '-f',
+      join(dir, 'provision.sql'),
+    ]
     const psqlEnv = { ...process.env, PGPASSWORD: server.password }
     await execFile('psql', psql, { env: psqlEnv })
     await execFile('psql', psql, { env: psqlEnv }) // twice: it is idempotent
@@ -193,7 +223,12 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const env = server.env('postgres', server.password, { DBHOOK_DATABASES: dbs.join(',') })
     const runs = await Promise.all(Array.from({ length: 4 }, () => runDbhook(['apply'], env)))
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0])
-    const created = runs.flatMap((r) => summaryOf(r)?.databases.filter((d) => d.result === 'created').map((d) => d.name) ?? [])
+    const created = runs.flatMap(
+      (r) =>
+        summaryOf(r)
+          ?.databases.filter((d) => d.result === 'created')
+          .map((d) => d.name) ?? [],
+    )
     expect(created.sort()).toEqual([...dbs].sort())
   })
 })
@@ -221,10 +256,14 @@ describe('waiting for a server', () => {
     let waiting!: () => void
     const saysWaiting = new Promise<void>((resolve) => (waiting = resolve))
     let output = ''
-    const running = runDbhook(['wait'], { DBHOOK_HOST: '127.0.0.1', DBHOOK_PORT: String(port), DBHOOK_ADMIN_USER: 'postgres', DBHOOK_WAIT_TIMEOUT: '60s' }, {
-      onSpawn: (p) => (pid = p),
-      onStdout: (chunk) => (output += chunk).includes('waiting for PostgreSQL') && waiting(),
-    })
+    const running = runDbhook(
+      ['wait'],
+      { DBHOOK_HOST: '127.0.0.1', DBHOOK_PORT: String(port), DBHOOK_ADMIN_USER: 'postgres', DBHOOK_WAIT_TIMEOUT: '60s' },
+      {
+        onSpawn: (p) => (pid = p),
+        onStdout: (chunk) => (output += chunk).includes('waiting for PostgreSQL') && waiting(),
+      },
+    )
     await saysWaiting
     process.kill(pid, 'SIGTERM')
     const result = await running

@@ -5,7 +5,13 @@ import { runDbhook, summaryOf } from '../support/dbhook.ts'
 import { startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
 
 /** Connects as `user` to `database`, runs `work`, and always closes. */
-async function as<T>(server: PostgresServer, user: string, password: string, database: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+async function as<T>(
+  server: PostgresServer,
+  user: string,
+  password: string,
+  database: string,
+  work: (c: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ host: server.host, port: server.port, user, password, database })
   await client.connect()
   try {
@@ -25,7 +31,13 @@ async function sqlState(promise: Promise<unknown>): Promise<string | undefined> 
 }
 
 /** What a migration does as the owner, then what the application does as the app role, in one database. */
-async function migrateThenUse(server: PostgresServer, database: string, owner: string, app: string, options: { publicIsOpen?: boolean } = {}) {
+async function migrateThenUse(
+  server: PostgresServer,
+  database: string,
+  owner: string,
+  app: string,
+  options: { publicIsOpen?: boolean } = {},
+) {
   await as(server, owner, 'owner-pw', database, async (c) => {
     // The Dex way: plain CREATE TABLE / CREATE INDEX by the owner in a fresh database.
     await c.query('CREATE TABLE IF NOT EXISTS clients (id serial PRIMARY KEY, name text NOT NULL)')
@@ -154,7 +166,13 @@ describe.each(testedMajors())('PostgreSQL %i: app role, default privileges, exte
     await server.query(`CREATE ROLE ${owner} LOGIN PASSWORD 'owner-pw'`)
     await server.query(`CREATE DATABASE ${db} OWNER ${owner}`)
     await as(server, owner, 'owner-pw', db, (c) => c.query('CREATE TABLE old_table (id serial PRIMARY KEY)'))
-    const env = server.env('postgres', server.password, { DBHOOK_OWNER: owner, DBHOOK_APP_USER: app, DBHOOK_APP_PASSWORD: 'app-pw', DBHOOK_EVENT_TRIGGER: 'off', DBHOOK_DATABASES: db })
+    const env = server.env('postgres', server.password, {
+      DBHOOK_OWNER: owner,
+      DBHOOK_APP_USER: app,
+      DBHOOK_APP_PASSWORD: 'app-pw',
+      DBHOOK_EVENT_TRIGGER: 'off',
+      DBHOOK_DATABASES: db,
+    })
     const plan = await runDbhook(['plan'], env)
     expect(plan.code, plan.stdout).toBe(2)
     expect(plan.stdout).toContain('on existing tables')
@@ -169,14 +187,24 @@ describe.each(testedMajors())('PostgreSQL %i: app role, default privileges, exte
     const dbs = [fresh('dba_db')]
     await server.query(`CREATE ROLE ${owner} LOGIN PASSWORD 'owner-pw'`)
     await server.query(`CREATE ROLE ${app} LOGIN PASSWORD 'app-pw'`)
-    const settings = { DBHOOK_OWNER: owner, DBHOOK_APP_USER: app, DBHOOK_EXTENSIONS: 'pg_trgm', DBHOOK_EVENT_TRIGGER: 'off', DBHOOK_DATABASES: dbs.join(',') }
+    const settings = {
+      DBHOOK_OWNER: owner,
+      DBHOOK_APP_USER: app,
+      DBHOOK_EXTENSIONS: 'pg_trgm',
+      DBHOOK_EVENT_TRIGGER: 'off',
+      DBHOOK_DATABASES: dbs.join(','),
+    }
     const sql = await runDbhook(['sql'], settings)
     expect(sql.code, sql.stderr).toBe(0)
-    const psql = spawnSync('psql', ['-v', 'ON_ERROR_STOP=1', '-h', server.host, '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-f', '-'], {
-      input: sql.stdout,
-      env: { ...process.env, PGPASSWORD: server.password },
-      encoding: 'utf8',
-    })
+    const psql = spawnSync(
+      'psql',
+      ['-v', 'ON_ERROR_STOP=1', '-h', server.host, '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-f', '-'],
+      {
+        input: sql.stdout,
+        env: { ...process.env, PGPASSWORD: server.password },
+        encoding: 'utf8',
+      },
+    )
     expect(psql.status, psql.stderr).toBe(0)
     const plan = await runDbhook(['plan'], server.env('postgres', server.password, settings))
     expect(plan.code, plan.stdout).toBe(0)

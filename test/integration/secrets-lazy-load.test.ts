@@ -57,7 +57,12 @@ test('a PostgreSQL plan without generation loads none of it', async () => {
 })
 
 test('a run that generates loads the client chunk (so the probe can tell)', async () => {
-  const env = server.env('postgres', server.password, { DBHOOK_OWNER: 'openzro', DBHOOK_DATABASES: 'app', DBHOOK_OWNER_GENERATED_SECRET: 'openzro-credentials', NODE_OPTIONS: probe })
+  const env = server.env('postgres', server.password, {
+    DBHOOK_OWNER: 'openzro',
+    DBHOOK_DATABASES: 'app',
+    DBHOOK_OWNER_GENERATED_SECRET: 'openzro-credentials',
+    NODE_OPTIONS: probe,
+  })
   const result = await runDbhook(['plan'], env)
   // Outside a pod it stops before any request, naming what is missing.
   expect(result.code).toBe(78)

@@ -54,7 +54,8 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
 
     const missing = await runDbhook(['verify'], env)
     expect(missing.code, missing.stdout).toBe(1)
-    for (const name of openzroNames) expect(missing.terminationMessage).toContain(`database "${name}" does not exist in projects/${project}/instances/${instance}`)
+    for (const name of openzroNames)
+      expect(missing.terminationMessage).toContain(`database "${name}" does not exist in projects/${project}/instances/${instance}`)
 
     const before = await runDbhook(['plan'], env)
     expect(before.code, before.stdout).toBe(2)
@@ -70,7 +71,9 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
       { key: 'activity', name: 'openzro_activity', result: 'created' },
       { key: 'dex', name: 'dex', result: 'created' },
     ])
-    expect(first.terminationMessage.trim()).toBe('apply: management=openzro created, flow=openzro_flow created, activity=openzro_activity created, dex=dex created')
+    expect(first.terminationMessage.trim()).toBe(
+      'apply: management=openzro created, flow=openzro_flow created, activity=openzro_activity created, dex=dex created',
+    )
     expect(await emulator.databases(project, instance)).toEqual(openzroNames)
     // The application's PostgreSQL DDL applies in each: they are PostgreSQL-dialect databases.
     for (const name of openzroNames) expect(await emulator.applyDdl(project, instance, name, postgresDdl)).toBeUndefined()
@@ -90,11 +93,15 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
 
     const verify = await runDbhook(['verify'], env)
     expect(verify.code, verify.stdout).toBe(0)
-    expect(verify.terminationMessage.trim()).toBe(`verify: 4 databases exist in projects/${project}/instances/${instance}, are READY and use the PostgreSQL dialect`)
+    expect(verify.terminationMessage.trim()).toBe(
+      `verify: 4 databases exist in projects/${project}/instances/${instance}, are READY and use the PostgreSQL dialect`,
+    )
 
     const wait = await runDbhook(['wait'], { ...env, DBHOOK_DATABASES: '' })
     expect(wait.code, wait.stdout).toBe(0)
-    expect(wait.terminationMessage).toContain(`Cloud Spanner instance projects/${project}/instances/${instance} (emulator at ${emulator.address}) answers`)
+    expect(wait.terminationMessage).toContain(
+      `Cloud Spanner instance projects/${project}/instances/${instance} (emulator at ${emulator.address}) answers`,
+    )
   })
 
   test('plan makes one ListDatabases call for 12 databases as for 1, and creates nothing', async () => {
@@ -142,7 +149,9 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
 
     const plan = await runDbhook(['plan'], env)
     expect(plan.code, plan.stdout).toBe(1)
-    expect(plan.terminationMessage).toContain(`dex: database "dex" exists in projects/${project}/instances/${instance} with the GoogleSQL dialect`)
+    expect(plan.terminationMessage).toContain(
+      `dex: database "dex" exists in projects/${project}/instances/${instance} with the GoogleSQL dialect`,
+    )
 
     const apply = await runDbhook(['apply'], env)
     expect(apply.code, apply.stdout).toBe(1)
@@ -161,7 +170,9 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
     for (const command of ['wait', 'plan', 'apply']) {
       const run = await runDbhook([command], env)
       expect(run.code, run.stdout).toBe(78)
-      expect(run.terminationMessage).toContain(`instance projects/${project}/instances/never-created does not exist: check DBHOOK_SPANNER_PROJECT and DBHOOK_SPANNER_INSTANCE`)
+      expect(run.terminationMessage).toContain(
+        `instance projects/${project}/instances/never-created does not exist: check DBHOOK_SPANNER_PROJECT and DBHOOK_SPANNER_INSTANCE`,
+      )
     }
   })
 
@@ -171,7 +182,9 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
     const env = envFor(instance, 'app=my-app')
     const sql = await runDbhook(['sql'], { ...env, SPANNER_EMULATOR_HOST: '' })
     expect(sql.code, sql.stderr).toBe(0)
-    expect(sql.stdout).toContain(`gcloud spanner databases create my-app --instance=${instance} --project=${project} --database-dialect=POSTGRESQL`)
+    expect(sql.stdout).toContain(
+      `gcloud spanner databases create my-app --instance=${instance} --project=${project} --database-dialect=POSTGRESQL`,
+    )
 
     const dir = await mkdtemp(join(tmpdir(), 'dbhook-gcloud-'))
     try {
@@ -214,15 +227,29 @@ describe('Cloud Spanner emulator (PostgreSQL dialect)', () => {
 
   test('nothing listening: wait gives up with 69 once DBHOOK_WAIT_TIMEOUT has passed', async () => {
     const port = await freePort()
-    const run = await runDbhook(['wait'], { ...envFor('main'), SPANNER_EMULATOR_HOST: `127.0.0.1:${port}`, DBHOOK_WAIT_TIMEOUT: '3s', DBHOOK_CONNECT_TIMEOUT: '1s', DBHOOK_DATABASES: '' })
+    const run = await runDbhook(['wait'], {
+      ...envFor('main'),
+      SPANNER_EMULATOR_HOST: `127.0.0.1:${port}`,
+      DBHOOK_WAIT_TIMEOUT: '3s',
+      DBHOOK_CONNECT_TIMEOUT: '1s',
+      DBHOOK_DATABASES: '',
+    })
     expect(run.code, run.stdout).toBe(69)
-    expect(run.terminationMessage).toContain(`Cloud Spanner instance projects/${project}/instances/main (emulator at 127.0.0.1:${port}) was not reachable before DBHOOK_WAIT_TIMEOUT ran out`)
+    expect(run.terminationMessage).toContain(
+      `Cloud Spanner instance projects/${project}/instances/main (emulator at 127.0.0.1:${port}) was not reachable before DBHOOK_WAIT_TIMEOUT ran out`,
+    )
     expect(run.terminationMessage).toContain('UNAVAILABLE')
   })
 })
 
 describe('Spanner configuration', () => {
-  const base = { DBHOOK_ENGINE: 'spanner', DBHOOK_SPANNER_PROJECT: project, DBHOOK_SPANNER_INSTANCE: 'main', DBHOOK_DATABASES: openzro, SPANNER_EMULATOR_HOST: '127.0.0.1:1' }
+  const base = {
+    DBHOOK_ENGINE: 'spanner',
+    DBHOOK_SPANNER_PROJECT: project,
+    DBHOOK_SPANNER_INSTANCE: 'main',
+    DBHOOK_DATABASES: openzro,
+    SPANNER_EMULATOR_HOST: '127.0.0.1:1',
+  }
 
   test('every setting without meaning on Spanner is refused with 78, each named with what to do instead, and nothing is contacted', async () => {
     const refused = {
@@ -255,7 +282,12 @@ describe('Spanner configuration', () => {
   })
 
   test('a database name Spanner would refuse, and a missing project or instance, are named before anything is contacted', async () => {
-    const run = await runDbhook(['plan'], { ...base, DBHOOK_SPANNER_PROJECT: '', DBHOOK_SPANNER_INSTANCE: 'Main', DBHOOK_DATABASES: 'a=Openzro,b=x,c=ok_name,d=trailing_' })
+    const run = await runDbhook(['plan'], {
+      ...base,
+      DBHOOK_SPANNER_PROJECT: '',
+      DBHOOK_SPANNER_INSTANCE: 'Main',
+      DBHOOK_DATABASES: 'a=Openzro,b=x,c=ok_name,d=trailing_',
+    })
     expect(run.code, run.stdout).toBe(78)
     expect(run.terminationMessage).toContain('DBHOOK_SPANNER_PROJECT is required')
     expect(run.terminationMessage).toContain('DBHOOK_SPANNER_INSTANCE "Main" is not a Spanner instance id')

@@ -57,7 +57,14 @@ describe('Cloud Spanner emulator going away', () => {
 
     const run = await running
     expect(run.code, run.stdout + run.stderr).toBe(0)
-    expect(run.logs.some((line) => line.level === 'info' && String(line.msg).startsWith(`waiting for Cloud Spanner instance projects/${project}/instances/${instance}`) && String(line.msg).includes('UNAVAILABLE'))).toBe(true)
+    expect(
+      run.logs.some(
+        (line) =>
+          line.level === 'info' &&
+          String(line.msg).startsWith(`waiting for Cloud Spanner instance projects/${project}/instances/${instance}`) &&
+          String(line.msg).includes('UNAVAILABLE'),
+      ),
+    ).toBe(true)
     expect(summaryOf(run)?.databases.map((db) => db.result)).toEqual(['created', 'created', 'created', 'created'])
     expect(await emulator.databases(project, instance)).toEqual(['dex', 'openzro', 'openzro_activity', 'openzro_flow'])
     expect((await runDbhook(['verify'], env())).code).toBe(0)

@@ -43,7 +43,11 @@ export interface CommandResult {
 }
 
 /** Runs a command with `env` added to this process's environment; never rejects on a non-zero exit. */
-export function run(command: string, args: readonly string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
@@ -68,7 +72,10 @@ export function useCluster(): Promise<Cluster> {
     // Imported here, so that the bench can use this file outside vitest.
     const { inject } = await import('vitest')
     const owner = inject('dbhookKubernetesRun')
-    if (!owner) throw new Error('no vitest run id: run the Kubernetes tests with vitest.config.ts, whose globalSetup (test/kubernetes/global-setup.ts) tears the cluster down')
+    if (!owner)
+      throw new Error(
+        'no vitest run id: run the Kubernetes tests with vitest.config.ts, whose globalSetup (test/kubernetes/global-setup.ts) tears the cluster down',
+      )
     return startCluster(owner)
   })()
   return started
@@ -107,17 +114,26 @@ export async function startCluster(owner: string): Promise<Cluster> {
 export async function stopClusterIfOwner(owner: string): Promise<string> {
   if (!existsSync(ownerFile) || readFileSync(ownerFile, 'utf8').trim() !== owner) return ''
   const down = await run('bash', [clusterScript, 'down'], { timeoutMs: 240_000 })
-  if (down.code !== 0) throw new Error(`test/kubernetes/cluster.sh down failed (${down.code}); the cluster may still be running:\n${down.stderr.slice(-4000)}`)
+  if (down.code !== 0)
+    throw new Error(`test/kubernetes/cluster.sh down failed (${down.code}); the cluster may still be running:\n${down.stderr.slice(-4000)}`)
   return down.stderr
 }
 
 /** kubectl v1.37.2 (built by build.sh; /usr/bin/kubectl may be another version) against the cluster. */
-export function kubectl(cluster: Cluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function kubectl(
+  cluster: Cluster,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return run(kubectlBinary, ['--kubeconfig', cluster.kubeconfig, ...args], options)
 }
 
 /** kubectl that must succeed; returns stdout. */
-export async function kubectlOk(cluster: Cluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function kubectlOk(
+  cluster: Cluster,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const result = await kubectl(cluster, args, options)
   if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`)
   return result.stdout

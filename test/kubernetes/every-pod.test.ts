@@ -61,7 +61,13 @@ async function backupVolume(storageClass: string, size: string): Promise<string>
     apiVersion: 'v1',
     kind: 'PersistentVolume',
     metadata: { name },
-    spec: { capacity: { storage: size }, accessModes: ['ReadWriteOnce'], storageClassName: storageClass, persistentVolumeReclaimPolicy: 'Retain', hostPath: { path: dir, type: 'Directory' } },
+    spec: {
+      capacity: { storage: size },
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: storageClass,
+      persistentVolumeReclaimPolicy: 'Retain',
+      hostPath: { path: dir, type: 'Directory' },
+    },
   }
   await kubectlOk(cluster, ['apply', '-f', '-'], { input: JSON.stringify(pv) })
   cleanups.push(async () => {
@@ -88,7 +94,13 @@ describe('every pod the chart renders runs in the restricted namespace', () => {
     const install = await helmChart(cluster, 'install', release, [ciValues('backup-values.yaml')], {
       ...localImage,
       ...localBackupImage,
-      postgres: { host: cluster.host, port: server.port, sslMode: 'disable', provisioning: { password: provisioner }, databases: { flow: '', activity: '', dex: '' } },
+      postgres: {
+        host: cluster.host,
+        port: server.port,
+        sslMode: 'disable',
+        provisioning: { password: provisioner },
+        databases: { flow: '', activity: '', dex: '' },
+      },
       waitTimeout: '60s',
     })
     expect(install.code, install.stderr).toBe(0)
@@ -96,11 +108,15 @@ describe('every pod the chart renders runs in the restricted namespace', () => {
     await testPod(release)
     // The backup and drill connect as the provisioning user, a CREATEDB+CREATEROLE role that is not the owner of
     // the runtime user's tables: they act as the owner by lending themselves the role for the run (docs/backup.md).
-    await server.query("CREATE TABLE peers (id int PRIMARY KEY, name text); INSERT INTO peers SELECT g, 'peer ' || g FROM generate_series(1, 40) g", [], {
-      user: 'openzro',
-      password: owner,
-      database: 'openzro',
-    })
+    await server.query(
+      "CREATE TABLE peers (id int PRIMARY KEY, name text); INSERT INTO peers SELECT g, 'peer ' || g FROM generate_series(1, 40) g",
+      [],
+      {
+        user: 'openzro',
+        password: owner,
+        database: 'openzro',
+      },
+    )
 
     const backup = await runCronJob(release, 'backup')
     expect(terminated(backup)?.message).toMatch(/^backup: /)

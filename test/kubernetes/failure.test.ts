@@ -7,7 +7,19 @@ import { afterAll, expect, test } from 'vitest'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
 import { applySecret, helm, kubectl, localImage, type Cluster } from './cluster.ts'
-import { condition, eventMessages, expectNoSecrets, finishedJob, getOrUndefined, helmChart, podLogs, podsOfJob, releaseStatus, terminated, type Job } from './inspect.ts'
+import {
+  condition,
+  eventMessages,
+  expectNoSecrets,
+  finishedJob,
+  getOrUndefined,
+  helmChart,
+  podLogs,
+  podsOfJob,
+  releaseStatus,
+  terminated,
+  type Job,
+} from './inspect.ts'
 import { startHostPostgres } from './servers.ts'
 import { withCluster } from './test-cluster.ts'
 
@@ -24,7 +36,16 @@ afterAll(async () => {
   await server?.stop()
   if (!cluster) return
   await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
-  await kubectl(cluster, ['-n', cluster.namespace, 'delete', 'job,pod', '-l', `app.kubernetes.io/instance=${release}`, '--ignore-not-found', '--wait=false']).catch(() => undefined)
+  await kubectl(cluster, [
+    '-n',
+    cluster.namespace,
+    'delete',
+    'job,pod',
+    '-l',
+    `app.kubernetes.io/instance=${release}`,
+    '--ignore-not-found',
+    '--wait=false',
+  ]).catch(() => undefined)
 })
 
 test('a wrong provisioning password fails the install at once, keeps the Job with a one-line reason, and a fixed Secret then installs', async () => {
@@ -69,7 +90,15 @@ test('a wrong provisioning password fails the install at once, keeps the Job wit
   expect(message.trimEnd().split('\n')).toEqual([expect.stringContaining('password authentication failed for role "provisioner"')])
   const logs = await podLogs(cluster, pods[0]!.metadata.name)
   expect(logs).toContain('password authentication failed')
-  expectNoSecrets({ 'termination message': message, 'pod logs': logs, 'helm output': install.stdout + install.stderr, Events: await eventMessages(cluster) }, [provisioner, wrong, owner])
+  expectNoSecrets(
+    {
+      'termination message': message,
+      'pod logs': logs,
+      'helm output': install.stdout + install.stderr,
+      Events: await eventMessages(cluster),
+    },
+    [provisioner, wrong, owner],
+  )
   expect(await server.query("SELECT datname FROM pg_database WHERE datname LIKE 'openzro%' OR datname = 'dex'")).toEqual([])
 
   await applySecret(cluster, 'failing-postgres-admin', { 'admin-password': provisioner })
@@ -78,6 +107,8 @@ test('a wrong provisioning password fails the install at once, keeps the Job wit
   expect((await releaseStatus(cluster, release)).info.status).toBe('deployed')
   const fixed = await getOrUndefined<Job>(cluster, 'job', `${release}-dbhook`)
   expect(fixed?.status.succeeded).toBe(1)
-  const databases = await server.query<{ datname: string }>("SELECT datname FROM pg_database WHERE pg_get_userbyid(datdba) = 'openzro' ORDER BY datname")
+  const databases = await server.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE pg_get_userbyid(datdba) = 'openzro' ORDER BY datname",
+  )
   expect(databases.map((d) => d.datname)).toEqual(['dex', 'openzro', 'openzro_activity', 'openzro_flow'])
 }, 1_200_000)

@@ -12,7 +12,9 @@ export interface Pod {
   spec: any
   status: {
     phase: string
-    containerStatuses?: { state: { terminated?: { exitCode: number; message?: string; reason?: string }; running?: unknown; waiting?: { reason?: string } } }[]
+    containerStatuses?: {
+      state: { terminated?: { exitCode: number; message?: string; reason?: string }; running?: unknown; waiting?: { reason?: string } }
+    }[]
   }
 }
 
@@ -60,7 +62,10 @@ export async function podLogs(cluster: Cluster, pod: string): Promise<string> {
 
 /** Every Event message in the namespace, for a secret scan. */
 export async function eventMessages(cluster: Cluster): Promise<string> {
-  const events = await kubectlJson<{ items: { reason?: string; message?: string; involvedObject: { kind: string; name: string } }[] }>(cluster, ['-n', cluster.namespace, 'get', 'events'])
+  const events = await kubectlJson<{ items: { reason?: string; message?: string; involvedObject: { kind: string; name: string } }[] }>(
+    cluster,
+    ['-n', cluster.namespace, 'get', 'events'],
+  )
   return events.items.map((e) => `${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message}`).join('\n')
 }
 
@@ -69,7 +74,14 @@ export async function eventMessages(cluster: Cluster): Promise<string> {
  * Secret's own base64. Returns the JSON text of each revision.
  */
 export async function releaseRecords(cluster: Cluster, release: string): Promise<string[]> {
-  const secrets = await kubectlJson<{ items: { data: { release: string } }[] }>(cluster, ['-n', cluster.namespace, 'get', 'secrets', '-l', `owner=helm,name=${release}`])
+  const secrets = await kubectlJson<{ items: { data: { release: string } }[] }>(cluster, [
+    '-n',
+    cluster.namespace,
+    'get',
+    'secrets',
+    '-l',
+    `owner=helm,name=${release}`,
+  ])
   return secrets.items.map((s) => gunzipSync(Buffer.from(Buffer.from(s.data.release, 'base64').toString(), 'base64')).toString())
 }
 

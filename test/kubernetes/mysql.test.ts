@@ -34,7 +34,16 @@ afterAll(async () => {
   if (!cluster) return
   for (const release of releases) {
     await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
-    await kubectl(cluster, ['-n', cluster.namespace, 'delete', 'job,pod', '-l', `app.kubernetes.io/instance=${release}`, '--ignore-not-found', '--wait=false']).catch(() => undefined)
+    await kubectl(cluster, [
+      '-n',
+      cluster.namespace,
+      'delete',
+      'job,pod',
+      '-l',
+      `app.kubernetes.io/instance=${release}`,
+      '--ignore-not-found',
+      '--wait=false',
+    ]).catch(() => undefined)
   }
 })
 
@@ -50,7 +59,10 @@ describe('MySQL values against MariaDB', () => {
   test('install: the apply hook creates the databases and the runtime user, helm test verifies them from a pod', async () => {
     const install = await helmChart(cluster, 'install', 'my', [ciValues('mysql-values.yaml')], mysqlValues())
     expect(install.code, install.stderr).toBe(0)
-    const schemata = await server.query<{ name: string }>('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name IN (?) ORDER BY schema_name', [databases])
+    const schemata = await server.query<{ name: string }>(
+      'SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name IN (?) ORDER BY schema_name',
+      [databases],
+    )
     expect(schemata.map((s) => s.name)).toEqual([...databases].sort())
     // The runtime user logs in from anywhere (userHost %) and owns every database.
     const users = await server.query<{ host: string }>("SELECT host AS host FROM mysql.user WHERE user = 'openzro'")
@@ -63,11 +75,24 @@ describe('MySQL values against MariaDB', () => {
     expect(helmTest.stdout).toMatch(/TEST SUITE:\s+my-dbhook-test[\s\S]*?Phase:\s+Succeeded/)
     expect(await podLogs(cluster, 'my-dbhook-test')).toContain('4 databases exist, are owned by \\"openzro\\"')
     const logs = await podLogs(cluster, pod!.metadata.name)
-    expectNoSecrets({ 'helm output': install.stdout + install.stderr + helmTest.stdout + helmTest.stderr, 'pod logs': logs, Events: await eventMessages(cluster) }, [rootPassword, ownerPassword])
+    expectNoSecrets(
+      {
+        'helm output': install.stdout + install.stderr + helmTest.stdout + helmTest.stderr,
+        'pod logs': logs,
+        Events: await eventMessages(cluster),
+      },
+      [rootPassword, ownerPassword],
+    )
   }, 1_200_000)
 
   test('provisioning disabled: the verify hook checks, as the runtime user, what the first release created', async () => {
-    const install = await helmChart(cluster, 'install', 'my-verify', [ciValues('mysql-values.yaml')], mysqlValues({ provisioning: { enabled: false, password: rootPassword } }))
+    const install = await helmChart(
+      cluster,
+      'install',
+      'my-verify',
+      [ciValues('mysql-values.yaml')],
+      mysqlValues({ provisioning: { enabled: false, password: rootPassword } }),
+    )
     expect(install.code, install.stderr).toBe(0)
     const job = await finishedJob(cluster, 'my-verify-dbhook-verify')
     expect(condition(job, 'Complete')?.status).toBe('True')

@@ -7,7 +7,18 @@ import { afterAll, describe, expect, test } from 'vitest'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
 import { applySecret, helm, kubectl, kubectlOk, localImage, type Cluster } from './cluster.ts'
-import { eventMessages, expectNoSecrets, getOrUndefined, helmChart, podLogs, podsOfJob, releaseRecords, releaseStatus, terminated, type Job } from './inspect.ts'
+import {
+  eventMessages,
+  expectNoSecrets,
+  getOrUndefined,
+  helmChart,
+  podLogs,
+  podsOfJob,
+  releaseRecords,
+  releaseStatus,
+  terminated,
+  type Job,
+} from './inspect.ts'
 import { loggedConnections, loggedDdl, startHostPostgres } from './servers.ts'
 import { withCluster } from './test-cluster.ts'
 
@@ -49,10 +60,17 @@ interface Lifecycle {
 
 /** Everything a user could read afterwards: helm's output, the pods' logs and termination messages, Events. */
 async function leakSurface(release: string, outputs: string[]): Promise<Record<string, string>> {
-  const pods = (await kubectl(cluster, ['-n', cluster.namespace, 'get', 'pods', '-l', `app.kubernetes.io/instance=${release}`, '-o', 'json'])).stdout
+  const pods = (
+    await kubectl(cluster, ['-n', cluster.namespace, 'get', 'pods', '-l', `app.kubernetes.io/instance=${release}`, '-o', 'json'])
+  ).stdout
   const names: string[] = JSON.parse(pods).items.map((p: { metadata: { name: string } }) => p.metadata.name)
   const logs = await Promise.all(names.map((name) => podLogs(cluster, name).catch(() => '')))
-  return { 'helm output': outputs.join('\n'), 'pod logs': logs.join('\n'), 'pods (termination messages)': pods, Events: await eventMessages(cluster) }
+  return {
+    'helm output': outputs.join('\n'),
+    'pod logs': logs.join('\n'),
+    'pods (termination messages)': pods,
+    Events: await eventMessages(cluster),
+  }
 }
 
 async function lifecycle(c: Lifecycle): Promise<void> {
@@ -121,7 +139,16 @@ async function lifecycle(c: Lifecycle): Promise<void> {
   expect(uninstall.code, uninstall.stderr).toBe(0)
   expect(await owners(c.server)).toEqual(Object.fromEntries(openZroDatabases.map((d) => [d, c.owner])))
   // Helm leaves hook resources behind on uninstall: the kept Job goes with the test, not with the release.
-  await kubectl(cluster, ['-n', cluster.namespace, 'delete', 'job,pod', '-l', `app.kubernetes.io/instance=${c.release}`, '--ignore-not-found', '--wait=false'])
+  await kubectl(cluster, [
+    '-n',
+    cluster.namespace,
+    'delete',
+    'job,pod',
+    '-l',
+    `app.kubernetes.io/instance=${c.release}`,
+    '--ignore-not-found',
+    '--wait=false',
+  ])
 }
 
 describe('openZro on PostgreSQL through install, test, upgrade, rollback and uninstall', () => {
@@ -175,7 +202,13 @@ describe('openZro on PostgreSQL through install, test, upgrade, rollback and uni
       files: [ciValues('openzro-postgres-values.yaml')],
       values: {
         ...localImage,
-        postgres: { host: cluster.host, port: server.port, sslMode: 'disable', password: owner, provisioning: { username: 'provisioner', password: provisioner } },
+        postgres: {
+          host: cluster.host,
+          port: server.port,
+          sslMode: 'disable',
+          password: owner,
+          provisioning: { username: 'provisioner', password: provisioner },
+        },
         hook: { deletePolicy: 'before-hook-creation,hook-succeeded' },
         waitTimeout: '60s',
       },

@@ -23,7 +23,16 @@ withCluster((c) => {
 afterAll(async () => {
   if (!cluster) return
   await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
-  await kubectl(cluster, ['-n', cluster.namespace, 'delete', 'job,pod', '-l', `app.kubernetes.io/instance=${release}`, '--ignore-not-found', '--wait=false']).catch(() => undefined)
+  await kubectl(cluster, [
+    '-n',
+    cluster.namespace,
+    'delete',
+    'job,pod',
+    '-l',
+    `app.kubernetes.io/instance=${release}`,
+    '--ignore-not-found',
+    '--wait=false',
+  ]).catch(() => undefined)
   await server?.stop()
 })
 
@@ -52,14 +61,22 @@ test('the hook pod reads its 0400 password files as UID 65532 through the fsGrou
   const port = await freePort()
   const installing = helmChart(cluster, 'install', release, [ciValues('openzro-postgres-values.yaml')], {
     ...localImage,
-    postgres: { host: cluster.host, port, sslMode: 'disable', password: owner, provisioning: { username: 'postgres', password: provisioner } },
+    postgres: {
+      host: cluster.host,
+      port,
+      sslMode: 'disable',
+      password: owner,
+      provisioning: { username: 'postgres', password: provisioner },
+    },
     waitTimeout: '600s',
   })
   const pod = await waitFor('the hook pod to run', async () => {
     const pods = await podsOfJob(cluster, `${release}-dbhook`).catch(() => [])
     return pods.find((p) => p.status.containerStatuses?.[0]?.state.running)?.metadata.name
   })
-  const seen = JSON.parse(await kubectlOk(cluster, ['-n', cluster.namespace, 'exec', pod, '-c', 'dbhook', '--', '/nodejs/bin/node', '-e', probe]))
+  const seen = JSON.parse(
+    await kubectlOk(cluster, ['-n', cluster.namespace, 'exec', pod, '-c', 'dbhook', '--', '/nodejs/bin/node', '-e', probe]),
+  )
   expect(seen).toEqual({
     uid: 65532,
     gid: 65532,
@@ -74,6 +91,8 @@ test('the hook pod reads its 0400 password files as UID 65532 through the fsGrou
   server = await startHostPostgres(cluster, { port, password: provisioner })
   const install = await installing
   expect(install.code, install.stderr).toBe(0)
-  const owners = await server.query<{ owner: string }>("SELECT DISTINCT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname IN ('openzro', 'openzro_flow', 'openzro_activity', 'dex')")
+  const owners = await server.query<{ owner: string }>(
+    "SELECT DISTINCT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname IN ('openzro', 'openzro_flow', 'openzro_activity', 'dex')",
+  )
   expect(owners).toEqual([{ owner: 'openzro' }])
 }, 1_200_000)

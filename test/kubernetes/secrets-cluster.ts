@@ -38,17 +38,31 @@ export function secretsCluster(): Promise<SecretsCluster> {
 async function find(): Promise<SecretsCluster> {
   const image = { repository: 'localhost/dbhook', tag: process.env.DBHOOK_E2E_IMAGE_TAG || 'dev' }
   if (process.env.KUBECONFIG && process.env.DBHOOK_E2E_HOST) {
-    return { kubeconfig: process.env.KUBECONFIG, host: process.env.DBHOOK_E2E_HOST, podCidr: process.env.DBHOOK_E2E_POD_CIDR || undefined, namespace: 'dbhook-e2e', image }
+    return {
+      kubeconfig: process.env.KUBECONFIG,
+      host: process.env.DBHOOK_E2E_HOST,
+      podCidr: process.env.DBHOOK_E2E_POD_CIDR || undefined,
+      namespace: 'dbhook-e2e',
+      image,
+    }
   }
   const cluster = await useCluster()
   return { kubeconfig: cluster.kubeconfig, host: cluster.host, podCidr: cluster.podCidr || undefined, namespace: cluster.namespace, image }
 }
 
-export function kubectl(cluster: SecretsCluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function kubectl(
+  cluster: SecretsCluster,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return run(kubectlBinary, ['--kubeconfig', cluster.kubeconfig, '-n', cluster.namespace, ...args], options)
 }
 
-export async function kubectlOk(cluster: SecretsCluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function kubectlOk(
+  cluster: SecretsCluster,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const result = await kubectl(cluster, args, options)
   if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`)
   return result.stdout
@@ -71,7 +85,13 @@ export async function helm(cluster: SecretsCluster, args: readonly string[], opt
   const home = await mkdtemp(join(tmpdir(), 'dbhook-helm-'))
   try {
     return await run(helmBinary(), [...args, '--namespace', cluster.namespace], {
-      env: { HOME: home, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data'), KUBECONFIG: cluster.kubeconfig },
+      env: {
+        HOME: home,
+        HELM_CACHE_HOME: join(home, 'cache'),
+        HELM_CONFIG_HOME: join(home, 'config'),
+        HELM_DATA_HOME: join(home, 'data'),
+        KUBECONFIG: cluster.kubeconfig,
+      },
       timeoutMs: options.timeoutMs ?? 900_000,
     })
   } finally {
@@ -153,14 +173,25 @@ export async function startForwarder(cluster: SecretsCluster, target: { host: st
   }
 }
 
-
 /** Sets the route up when the cluster lacks one; returns a function that removes what it set up. */
 export async function useApiRoute(cluster: SecretsCluster): Promise<() => Promise<void>> {
-  const slices = await run(kubectlBinary, ['--kubeconfig', cluster.kubeconfig, '-n', 'default', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=kubernetes', '-o', 'json'])
+  const slices = await run(kubectlBinary, [
+    '--kubeconfig',
+    cluster.kubeconfig,
+    '-n',
+    'default',
+    'get',
+    'endpointslices',
+    '-l',
+    'kubernetes.io/service-name=kubernetes',
+    '-o',
+    'json',
+  ])
   if (slices.code !== 0) throw new Error(`cannot list the kubernetes Service's endpoints: ${slices.stderr}`)
   if ((JSON.parse(slices.stdout) as { items: unknown[] }).items.length > 0) return async () => undefined
   const forwarder = await startApiForwarder(cluster)
-  const env = (name: string, value: string) => `JSONPatch{op: "add", path: "/spec/containers/0/env/-", value: Object.spec.containers.env{name: "${name}", value: "${value}"}}`
+  const env = (name: string, value: string) =>
+    `JSONPatch{op: "add", path: "/spec/containers/0/env/-", value: Object.spec.containers.env{name: "${name}", value: "${value}"}}`
   const patch = [
     `JSONPatch{op: "add", path: "/spec/hostAliases", value: [Object.spec.hostAliases{ip: "${forwarder.host}", hostnames: ["kubernetes.default.svc"]}]}`,
     env('KUBERNETES_SERVICE_HOST', 'kubernetes.default.svc'),
@@ -173,7 +204,13 @@ export async function useApiRoute(cluster: SecretsCluster): Promise<() => Promis
     spec: {
       matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
       // A pod that names its own route (secrets-race's barrier) keeps it.
-      matchConditions: [{ name: 'mounts-the-api-token', expression: "has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == 'kube-api-access') && !has(object.spec.hostAliases)" }],
+      matchConditions: [
+        {
+          name: 'mounts-the-api-token',
+          expression:
+            "has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == 'kube-api-access') && !has(object.spec.hostAliases)",
+        },
+      ],
       failurePolicy: 'Fail',
       reinvocationPolicy: 'Never',
       mutations: [{ patchType: 'JSONPatch', jsonPatch: { expression: `[${patch.join(', ')}]` } }],
@@ -183,21 +220,37 @@ export async function useApiRoute(cluster: SecretsCluster): Promise<() => Promis
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingAdmissionPolicyBinding',
     metadata: { name: routePolicy },
-    spec: { policyName: routePolicy, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': cluster.namespace } } } },
+    spec: {
+      policyName: routePolicy,
+      matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': cluster.namespace } } },
+    },
   }
   await kubectlOk(cluster, ['apply', '-f', '-'], { input: [policy, binding].map((o) => JSON.stringify(o)).join('\n') })
   // The policy reaches admission through an informer: wait until a dry-run pod comes back patched.
-  await waitFor('the route policy to take effect', async () => {
-    const restricted = { runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } }
-    const probe = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'route-probe' },
-      spec: { containers: [{ name: 'c', image: 'none', env: [{ name: 'A', value: 'b' }], securityContext: restricted }], volumes: [{ name: 'kube-api-access', emptyDir: {} }] },
-    }
-    const result = await kubectl(cluster, ['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: JSON.stringify(probe) })
-    return result.code === 0 && result.stdout.includes(String(forwarder.port)) ? true : undefined
-  }, 60_000)
+  await waitFor(
+    'the route policy to take effect',
+    async () => {
+      const restricted = {
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      }
+      const probe = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'route-probe' },
+        spec: {
+          containers: [{ name: 'c', image: 'none', env: [{ name: 'A', value: 'b' }], securityContext: restricted }],
+          volumes: [{ name: 'kube-api-access', emptyDir: {} }],
+        },
+      }
+      const result = await kubectl(cluster, ['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: JSON.stringify(probe) })
+      return result.code === 0 && result.stdout.includes(String(forwarder.port)) ? true : undefined
+    },
+    60_000,
+  )
   return async () => {
     await kubectl(cluster, ['delete', 'mutatingadmissionpolicybinding', routePolicy, '--ignore-not-found'])
     await kubectl(cluster, ['delete', 'mutatingadmissionpolicy', routePolicy, '--ignore-not-found'])
@@ -211,13 +264,23 @@ export function routedToApi(job: Manifest, api: ApiRoute): Manifest {
   const spec = copy.spec.template.spec
   spec.hostAliases = [{ ip: api.host, hostnames: ['kubernetes.default.svc'] }]
   for (const container of spec.containers) {
-    container.env = [...(container.env ?? []), { name: 'KUBERNETES_SERVICE_HOST', value: 'kubernetes.default.svc' }, { name: 'KUBERNETES_SERVICE_PORT', value: String(api.port) }]
+    container.env = [
+      ...(container.env ?? []),
+      { name: 'KUBERNETES_SERVICE_HOST', value: 'kubernetes.default.svc' },
+      { name: 'KUBERNETES_SERVICE_PORT', value: String(api.port) },
+    ]
   }
   return copy
 }
 
 /** `helm <verb> <release> chart -f values.json` with the image of this cluster, never pulled. */
-export async function helmChart(cluster: SecretsCluster, verb: 'install' | 'upgrade', release: string, values: Record<string, unknown>, extra: readonly string[] = []): Promise<CommandResult> {
+export async function helmChart(
+  cluster: SecretsCluster,
+  verb: 'install' | 'upgrade',
+  release: string,
+  values: Record<string, unknown>,
+  extra: readonly string[] = [],
+): Promise<CommandResult> {
   const dir = await mkdtemp(join(tmpdir(), 'dbhook-values-'))
   try {
     const file = join(dir, 'values.json')
@@ -244,7 +307,12 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 export function startHostPostgres(cluster: SecretsCluster): Promise<PostgresServer> {
   return startPostgres(15, {
     conf: [`listen_addresses = '127.0.0.1,${cluster.host}'`, "log_statement = 'ddl'"],
-    hba: ['local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256', `host all all ${cluster.podCidr ?? '0.0.0.0/0'} scram-sha-256`, ''].join('\n'),
+    hba: [
+      'local all all scram-sha-256',
+      'host all all 127.0.0.1/32 scram-sha-256',
+      `host all all ${cluster.podCidr ?? '0.0.0.0/0'} scram-sha-256`,
+      '',
+    ].join('\n'),
   })
 }
 
@@ -263,7 +331,9 @@ export async function secretData(cluster: SecretsCluster, name: string): Promise
 /** Everything a person could read about the namespace: logs of every pod, pods' statuses (termination messages), Events. */
 export async function readableSurface(cluster: SecretsCluster): Promise<string> {
   const pods = await kubectlJson<{ items: { metadata: { name: string } }[] }>(cluster, ['get', 'pods'])
-  const logs = await Promise.all(pods.items.map((p) => kubectl(cluster, ['logs', p.metadata.name, '--all-containers']).then((r) => r.stdout)))
+  const logs = await Promise.all(
+    pods.items.map((p) => kubectl(cluster, ['logs', p.metadata.name, '--all-containers']).then((r) => r.stdout)),
+  )
   const events = await kubectl(cluster, ['get', 'events', '-o', 'json'])
   return [JSON.stringify(pods), ...logs, events.stdout].join('\n')
 }

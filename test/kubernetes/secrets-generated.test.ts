@@ -77,7 +77,10 @@ describe("a release's life", { timeout: 900_000 }, () => {
   /** The apply hook's log lines (the Job is kept: hook.deletePolicy before-hook-creation). */
   async function hookLog(): Promise<Record<string, any>[]> {
     const out = await kubectlOk(cluster, ['logs', `job/${release}-dbhook`])
-    return out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
+    return out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>)
   }
 
   async function loginAs(user: string, password: string, database: string): Promise<string> {
@@ -104,7 +107,13 @@ describe("a release's life", { timeout: 900_000 }, () => {
     await kubectl(cluster, ['delete', 'secret', ownerSecret, appSecret, `${release}-admin`, '--ignore-not-found'])
     await kubectl(cluster, ['delete', 'deployment', `${release}-sample-app`, '--ignore-not-found'])
     await kubectlOk(cluster, ['apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${release}-admin` }, type: 'Opaque', stringData: { password: adminPassword } }),
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `${release}-admin` },
+        type: 'Opaque',
+        stringData: { password: adminPassword },
+      }),
     })
     const api = await kubectlJson<{ spec: { clusterIP: string } }>({ ...cluster, namespace: 'default' }, ['get', 'service', 'kubernetes'])
     values = {
@@ -140,27 +149,51 @@ describe("a release's life", { timeout: 900_000 }, () => {
 
       const owner = (await secretData(cluster, ownerSecret))!
       const app = (await secretData(cluster, appSecret))!
-      expect(Object.keys(owner).sort()).toEqual(['host', 'password', 'port', 'sslmode', 'uri-activity', 'uri-dex', 'uri-flow', 'uri-management', 'username'])
+      expect(Object.keys(owner).sort()).toEqual([
+        'host',
+        'password',
+        'port',
+        'sslmode',
+        'uri-activity',
+        'uri-dex',
+        'uri-flow',
+        'uri-management',
+        'username',
+      ])
       expect(owner).toMatchObject({ username: 'openzro', host: cluster.host, port: String(server.port), sslmode: 'disable' })
       expect(owner.password).toMatch(/^[A-Za-z0-9]{32}$/)
-      expect(owner['uri-management']).toBe(`postgresql://openzro:${owner.password}@${cluster.host}:${server.port}/gen_openzro?sslmode=disable`)
+      expect(owner['uri-management']).toBe(
+        `postgresql://openzro:${owner.password}@${cluster.host}:${server.port}/gen_openzro?sslmode=disable`,
+      )
       expect(app.username).toBe('openzro_app')
       expect(app.password).toMatch(/^[A-Za-z0-9]{32}$/)
       expect(app.password).not.toBe(owner.password)
 
       const secret = (await getOrUndefined<Secret>(cluster, 'secret', ownerSecret))!
       // Not a Helm resource, and nothing Argo CD would count as the application's.
-      expect(secret.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'dbhook', 'app.kubernetes.io/component': 'generated-credentials' })
+      expect(secret.metadata.labels).toEqual({
+        'app.kubernetes.io/managed-by': 'dbhook',
+        'app.kubernetes.io/component': 'generated-credentials',
+      })
       expect(Object.keys(secret.metadata.annotations ?? {}).filter((k) => k.startsWith('meta.helm.sh/'))).toEqual([])
       first = { owner: owner.password!, app: app.password!, uid: secret.metadata.uid, resourceVersion: secret.metadata.resourceVersion }
 
       expect(await loginAs('openzro', first.owner, 'gen_openzro')).toBe('openzro')
       expect(await loginAs('openzro_app', first.app, 'gen_flow')).toBe('openzro_app')
-      const owners = await server.query<{ datname: string; owner: string }>("SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname LIKE 'gen\\_%' ORDER BY 1")
-      expect(owners).toEqual(Object.values(databases).sort().map((datname) => ({ datname, owner: 'openzro' })))
+      const owners = await server.query<{ datname: string; owner: string }>(
+        "SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname LIKE 'gen\\_%' ORDER BY 1",
+      )
+      expect(owners).toEqual(
+        Object.values(databases)
+          .sort()
+          .map((datname) => ({ datname, owner: 'openzro' })),
+      )
 
       const log = await hookLog()
-      expect(log.filter((l) => String(l.msg).startsWith('generated a password')).map((l) => l.secret)).toEqual([`dbhook-e2e/${ownerSecret}`, `dbhook-e2e/${appSecret}`])
+      expect(log.filter((l) => String(l.msg).startsWith('generated a password')).map((l) => l.secret)).toEqual([
+        `dbhook-e2e/${ownerSecret}`,
+        `dbhook-e2e/${appSecret}`,
+      ])
       // PostgreSQL got SCRAM verifiers: the role DDL ran, and no plaintext reached the server log.
       const ddl = await loggedDdl(server)
       expect(ddl.filter((l) => /CREATE ROLE "openzro"|CREATE ROLE "openzro_app"/.test(l))).toHaveLength(2)
@@ -213,8 +246,11 @@ describe("a release's life", { timeout: 900_000 }, () => {
       const status = await kubectlJson<{ status: { readyReplicas?: number } }>(cluster, ['get', 'deployment', name])
       expect(status.status.readyReplicas).toBe(1)
       // What the probe saw, asked once more from inside the pod: the URI logs in as the runtime user.
-      const who = "const r = require('node:child_process').spawnSync('psql', ['-X', '-tA', '-c', 'SELECT current_user || chr(32) || current_database()', process.env.DATABASE_URL], { encoding: 'utf8' }); process.stdout.write(r.stdout)"
-      expect((await kubectlOk(cluster, ['exec', `deployment/${name}`, '--', '/nodejs/bin/node', '-e', who])).trim()).toBe('openzro gen_openzro')
+      const who =
+        "const r = require('node:child_process').spawnSync('psql', ['-X', '-tA', '-c', 'SELECT current_user || chr(32) || current_database()', process.env.DATABASE_URL], { encoding: 'utf8' }); process.stdout.write(r.stdout)"
+      expect((await kubectlOk(cluster, ['exec', `deployment/${name}`, '--', '/nodejs/bin/node', '-e', who])).trim()).toBe(
+        'openzro gen_openzro',
+      )
     })
 
     test('three upgrades, an uninstall and a second install: the password never changes, and no role DDL runs again', async () => {
@@ -222,7 +258,10 @@ describe("a release's life", { timeout: 900_000 }, () => {
       for (let i = 0; i < 3; i++) {
         await chart('upgrade')
         const log = await hookLog()
-        expect(log.filter((l) => String(l.msg).startsWith('the password of the')).map((l) => l.secret)).toEqual([`dbhook-e2e/${ownerSecret}`, `dbhook-e2e/${appSecret}`])
+        expect(log.filter((l) => String(l.msg).startsWith('the password of the')).map((l) => l.secret)).toEqual([
+          `dbhook-e2e/${ownerSecret}`,
+          `dbhook-e2e/${appSecret}`,
+        ])
         expect(log.find((l) => l.summary)?.statements).toBe(0)
       }
       const uninstall = await helm(cluster, ['uninstall', release, '--wait'])
@@ -241,15 +280,31 @@ describe("a release's life", { timeout: 900_000 }, () => {
 
     test('a key removed from the Secret is added back; a key changed by hand is kept as it is', async () => {
       const before = (await secretData(cluster, ownerSecret))!
-      await kubectlOk(cluster, ['patch', 'secret', ownerSecret, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/data/uri-flow' }])])
-      await kubectlOk(cluster, ['patch', 'secret', ownerSecret, '--type=merge', '-p', JSON.stringify({ stringData: { host: 'postgres.by-hand.example' } })])
+      await kubectlOk(cluster, [
+        'patch',
+        'secret',
+        ownerSecret,
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'remove', path: '/data/uri-flow' }]),
+      ])
+      await kubectlOk(cluster, [
+        'patch',
+        'secret',
+        ownerSecret,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ stringData: { host: 'postgres.by-hand.example' } }),
+      ])
       await chart('upgrade')
       const after = (await secretData(cluster, ownerSecret))!
       expect(after).toEqual({ ...before, host: 'postgres.by-hand.example' })
-      expect((await hookLog()).some((l) => l.msg === `added uri-flow to Secret dbhook-e2e/${ownerSecret}; its other keys are kept as they are`)).toBe(true)
+      expect(
+        (await hookLog()).some((l) => l.msg === `added uri-flow to Secret dbhook-e2e/${ownerSecret}; its other keys are kept as they are`),
+      ).toBe(true)
     })
 
-    test('the hook\'s ServiceAccount may get and patch its Secrets and nothing else; both NetworkPolicies are admitted', async () => {
+    test("the hook's ServiceAccount may get and patch its Secrets and nothing else; both NetworkPolicies are admitted", async () => {
       // Kept after success this once, so that the API server can be asked about the rights the hook had.
       await chart('upgrade', { hook: { resourceDeletePolicy: 'before-hook-creation' } })
       expect(await canI('get', `secret/${ownerSecret}`)).toBe('yes')
@@ -272,12 +327,19 @@ describe("a release's life", { timeout: 900_000 }, () => {
       ]) {
         expect(await canI(verb!, resource!), `${verb} ${resource}`).toBe('no')
       }
-      const policies = await kubectlJson<{ items: { metadata: { name: string }; spec: { policyTypes: string[] } }[] }>(cluster, ['get', 'networkpolicies', '-l', `app.kubernetes.io/instance=${release}`])
+      const policies = await kubectlJson<{ items: { metadata: { name: string }; spec: { policyTypes: string[] } }[] }>(cluster, [
+        'get',
+        'networkpolicies',
+        '-l',
+        `app.kubernetes.io/instance=${release}`,
+      ])
       expect(policies.items.map((p) => p.metadata.name).sort()).toEqual([`${release}-dbhook`, `${release}-dbhook-hooks`])
       for (const policy of policies.items) expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress'])
       // Back to the default, which removes the hook's ServiceAccount, Role and RoleBinding once the hooks succeed.
       await chart('upgrade')
-      await waitFor('the hook RBAC to be deleted', async () => ((await getOrUndefined(cluster, 'rolebinding', `${release}-dbhook-secrets`)) ? undefined : true))
+      await waitFor('the hook RBAC to be deleted', async () =>
+        (await getOrUndefined(cluster, 'rolebinding', `${release}-dbhook-secrets`)) ? undefined : true,
+      )
       expect(await canI('get', `secret/${ownerSecret}`)).toBe('no')
     })
 
@@ -322,7 +384,8 @@ describe('eight hooks at once', { timeout: 900_000 }, () => {
     const copy = routedToApi(job, api)
     copy.metadata = { name, labels: { ...copy.metadata.labels, 'dbhook.test/race': release } }
     const container = copy.spec.template.spec.containers[0]
-    const hold = 'const left = Number(process.env.RACE_START_MS || 0) - Date.now(); if (left > 0) await new Promise((r) => setTimeout(r, left));'
+    const hold =
+      'const left = Number(process.env.RACE_START_MS || 0) - Date.now(); if (left > 0) await new Promise((r) => setTimeout(r, left));'
     const start = `${hold} process.argv = [process.argv[0], '/app/dbhook.mjs', process.argv.at(-1)]; await import('/app/dbhook.mjs')`
     container.command = ['/nodejs/bin/node', '--input-type=module', '-e', start, command]
     delete container.args
@@ -334,19 +397,26 @@ describe('eight hooks at once', { timeout: 900_000 }, () => {
   async function runJobs(manifests: Manifest[]): Promise<Pod[]> {
     await kubectlOk(cluster, ['apply', '-f', '-'], { input: manifests.map((m) => JSON.stringify(m)).join('\n') })
     const names = new Set(manifests.map((m) => m.metadata.name))
-    return waitFor(`${names.size} Jobs to finish`, async () => {
-      const pods = await kubectlJson<{ items: Pod[] }>(cluster, ['get', 'pods', '-l', 'dbhook.test/race'])
-      const ours = pods.items.filter((p) => names.has(p.metadata.labels['job-name'] ?? ''))
-      const done = ours.filter((p) => p.status.containerStatuses?.[0]?.state.terminated)
-      return done.length === names.size ? done : undefined
-    }, 600_000)
+    return waitFor(
+      `${names.size} Jobs to finish`,
+      async () => {
+        const pods = await kubectlJson<{ items: Pod[] }>(cluster, ['get', 'pods', '-l', 'dbhook.test/race'])
+        const ours = pods.items.filter((p) => names.has(p.metadata.labels['job-name'] ?? ''))
+        const done = ours.filter((p) => p.status.containerStatuses?.[0]?.state.terminated)
+        return done.length === names.size ? done : undefined
+      },
+      600_000,
+    )
   }
 
   const exitCode = (pod: Pod) => pod.status.containerStatuses![0]!.state.terminated!.exitCode
 
   async function logOf(pod: Pod): Promise<Record<string, any>[]> {
     const out = (await kubectl(cluster, ['logs', pod.metadata.name])).stdout
-    return out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
+    return out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>)
   }
 
   async function cleanup(): Promise<void> {
@@ -390,7 +460,13 @@ describe('eight hooks at once', { timeout: 900_000 }, () => {
     await cleanup()
     await kubectlOk(cluster, ['apply', '-f', '-'], {
       input: [
-        JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${release}-admin` }, type: 'Opaque', stringData: { password: adminPassword } }),
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: `${release}-admin` },
+          type: 'Opaque',
+          stringData: { password: adminPassword },
+        }),
         ...rbac.map((m) => JSON.stringify(m)),
       ].join('\n'),
     })
@@ -420,7 +496,12 @@ describe('eight hooks at once', { timeout: 900_000 }, () => {
     const logs = await Promise.all(pods.map(logOf))
     expect(pods.map(exitCode), JSON.stringify(logs.map((l) => l.at(-1)))).toEqual(Array(runners).fill(0))
 
-    const secrets = await kubectlJson<{ items: { metadata: { name: string } }[] }>(cluster, ['get', 'secrets', '-l', 'app.kubernetes.io/managed-by=dbhook'])
+    const secrets = await kubectlJson<{ items: { metadata: { name: string } }[] }>(cluster, [
+      'get',
+      'secrets',
+      '-l',
+      'app.kubernetes.io/managed-by=dbhook',
+    ])
     expect(secrets.items.map((s) => s.metadata.name).filter((n) => n.startsWith('race-'))).toEqual([ownerSecret])
     const data = (await secretData(cluster, ownerSecret))!
     expect(data.password).toMatch(/^[A-Za-z0-9]{32}$/)
@@ -432,7 +513,9 @@ describe('eight hooks at once', { timeout: 900_000 }, () => {
     expect(created.length + found.length).toBe(runners)
     // Their first requests reached the API server together (the forwarder's barrier): every run read "absent" and
     // tried to create, and the losers were answered 409 and read the winner's Secret.
-    process.stderr.write(`secrets-race: ${lostRace.length} of ${runners - 1} later runs lost the create race (409) and read the winner's Secret\n`)
+    process.stderr.write(
+      `secrets-race: ${lostRace.length} of ${runners - 1} later runs lost the create race (409) and read the winner's Secret\n`,
+    )
     expect(lostRace.length).toBeGreaterThan(0)
 
     // The one password is the one the role logs in with.
@@ -495,7 +578,13 @@ describe('MySQL/MariaDB', { timeout: 900_000 }, () => {
     await helm(cluster, ['uninstall', release, '--wait'])
     await kubectl(cluster, ['delete', 'secret', ownerSecret, appSecret, `${release}-admin`, '--ignore-not-found'])
     await kubectlOk(cluster, ['apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${release}-admin` }, type: 'Opaque', stringData: { password: adminPassword } }),
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `${release}-admin` },
+        type: 'Opaque',
+        stringData: { password: adminPassword },
+      }),
     })
     values = {
       mysql: {
@@ -530,7 +619,9 @@ describe('MySQL/MariaDB', { timeout: 900_000 }, () => {
     expect(Object.keys(owner).sort()).toEqual(['host', 'password', 'port', 'sslmode', 'uri-flow', 'uri-management', 'username'])
     expect(owner).toMatchObject({ username: 'openzro', host: cluster.host, port: String(forwarder.port), sslmode: 'DISABLED' })
     expect(owner.password).toMatch(/^[A-Za-z0-9]{32}$/)
-    expect(owner['uri-management']).toBe(`mysql://openzro:${owner.password}@${cluster.host}:${forwarder.port}/genmy_openzro?ssl-mode=DISABLED`)
+    expect(owner['uri-management']).toBe(
+      `mysql://openzro:${owner.password}@${cluster.host}:${forwarder.port}/genmy_openzro?ssl-mode=DISABLED`,
+    )
     expect(await loginWith(owner['uri-management']!)).toBe('openzro genmy_openzro')
     expect(await loginWith(app['uri-flow']!)).toBe('openzro_app genmy_flow')
 
@@ -541,11 +632,23 @@ describe('MySQL/MariaDB', { timeout: 900_000 }, () => {
     expect(upgrade.code, upgrade.stderr).toBe(0)
     expect((await secretData(cluster, ownerSecret))!.password).toBe(owner.password)
     expect((await secretData(cluster, appSecret))!.password).toBe(app.password)
-    const log = (await kubectlOk(cluster, ['logs', `job/${release}-dbhook`])).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
-    expect(log.filter((l) => String(l.msg).startsWith('the password of the')).map((l) => l.secret)).toEqual([`dbhook-e2e/${ownerSecret}`, `dbhook-e2e/${appSecret}`])
+    const log = (await kubectlOk(cluster, ['logs', `job/${release}-dbhook`]))
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>)
+    expect(log.filter((l) => String(l.msg).startsWith('the password of the')).map((l) => l.secret)).toEqual([
+      `dbhook-e2e/${ownerSecret}`,
+      `dbhook-e2e/${appSecret}`,
+    ])
     expect(log.find((l) => l.summary)?.statements).toBe(0)
 
-    const surface = [install.stdout, upgrade.stdout, helmTest.stdout, (await helm(cluster, ['get', 'all', release])).stdout, await readableSurface(cluster)].join('\n')
+    const surface = [
+      install.stdout,
+      upgrade.stdout,
+      helmTest.stdout,
+      (await helm(cluster, ['get', 'all', release])).stdout,
+      await readableSurface(cluster),
+    ].join('\n')
     for (const secret of [owner.password!, app.password!, adminPassword]) expect(surface.includes(secret)).toBe(false)
   })
 })

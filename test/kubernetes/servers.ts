@@ -9,11 +9,23 @@ import type { Cluster } from './cluster.ts'
  * PostgreSQL 15 by default: the pgtools image carries Debian's pg_dump 15, which dumps servers up to 15, and one
  * major serves every test here (the chart's behaviour, not the server matrix, is what these tests prove).
  */
-export function startHostPostgres(cluster: Cluster, options: StartOptions & { major?: number; logDdl?: boolean } = {}): Promise<PostgresServer> {
+export function startHostPostgres(
+  cluster: Cluster,
+  options: StartOptions & { major?: number; logDdl?: boolean } = {},
+): Promise<PostgresServer> {
   return startPostgres(options.major ?? 15, {
     ...options,
-    conf: [`listen_addresses = '127.0.0.1,${cluster.host}'`, ...(options.logDdl ? ["log_statement = 'ddl'", 'log_connections = on'] : []), ...(options.conf ?? [])],
-    hba: ['local all all scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256', `host all all ${cluster.podCidr} scram-sha-256`, ''].join('\n'),
+    conf: [
+      `listen_addresses = '127.0.0.1,${cluster.host}'`,
+      ...(options.logDdl ? ["log_statement = 'ddl'", 'log_connections = on'] : []),
+      ...(options.conf ?? []),
+    ],
+    hba: [
+      'local all all scram-sha-256',
+      'host all all 127.0.0.1/32 scram-sha-256',
+      `host all all ${cluster.podCidr} scram-sha-256`,
+      '',
+    ].join('\n'),
   })
 }
 

@@ -23,7 +23,8 @@ export function leastPrivilegeMajors(): number[] {
 export async function restartPostgres(server: PostgresServer): Promise<void> {
   const bin = await postgresBinaries(server.major)
   const args = ['restart', '-m', 'fast', '-w', '-t', '60', '-D', server.dataDir, '-l', join(dirname(server.dataDir), 'server.log')]
-  const [command, argv] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...args]] : [join(bin, 'pg_ctl'), args]
+  const [command, argv] =
+    process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...args]] : [join(bin, 'pg_ctl'), args]
   await execFile(command, argv as string[])
 }
 
@@ -43,7 +44,8 @@ export async function waitForNoDbhookSessions(server: PostgresServer, limitMs = 
   for (;;) {
     const open = await dbhookSessions(server)
     if (open === 0) return Date.now() - started
-    if (Date.now() - started > limitMs) throw new Error(`${open} dbhook session(s) still open on the server ${limitMs} ms after dbhook exited`)
+    if (Date.now() - started > limitMs)
+      throw new Error(`${open} dbhook session(s) still open on the server ${limitMs} ms after dbhook exited`)
     await new Promise((r) => setTimeout(r, 25))
   }
 }

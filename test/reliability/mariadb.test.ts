@@ -13,7 +13,9 @@ async function schemata(server: MariadbServer): Promise<string[]> {
 }
 
 async function accounts(server: MariadbServer): Promise<string[]> {
-  return (await server.query<{ account: string }>("SELECT CONCAT(User, '@', Host) AS account FROM mysql.user ORDER BY 1")).map((r) => r.account)
+  return (await server.query<{ account: string }>("SELECT CONCAT(User, '@', Host) AS account FROM mysql.user ORDER BY 1")).map(
+    (r) => r.account,
+  )
 }
 
 /** Logs in as `user` with `password` over TCP, into `database`; returns what the server says the session is. */
@@ -44,11 +46,47 @@ function expectedVerdict(database: string, user: string): 'refuse' | 'accept' | 
   return 'accept'
 }
 
-const fragments = ["'", '"', '`', '\\', ';', '--', '#', '/*', '*/', ' ', '$$', '%', '_', '?', ',', '=', '.', '/', '@', 'Ab', 'MiXeD', 'DROP DATABASE x', 'é', 'ß', '数据', '🦄', '\t', 'a', 'Z', '0']
+const fragments = [
+  "'",
+  '"',
+  '`',
+  '\\',
+  ';',
+  '--',
+  '#',
+  '/*',
+  '*/',
+  ' ',
+  '$$',
+  '%',
+  '_',
+  '?',
+  ',',
+  '=',
+  '.',
+  '/',
+  '@',
+  'Ab',
+  'MiXeD',
+  'DROP DATABASE x',
+  'é',
+  'ß',
+  '数据',
+  '🦄',
+  '\t',
+  'a',
+  'Z',
+  '0',
+]
 const nameSpec = fc.record({
   parts: fc.array(fc.constantFrom(...fragments), { minLength: 1, maxLength: 5 }),
   // Pad to a character count just under, at, or over the limit of the kind of name (0 = no padding).
-  edge: fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.constant(-1), weight: 1 }, { arbitrary: fc.constant(1), weight: 1 }, { arbitrary: fc.constant(-12), weight: 1 }),
+  edge: fc.oneof(
+    { arbitrary: fc.constant(0), weight: 4 },
+    { arbitrary: fc.constant(-1), weight: 1 },
+    { arbitrary: fc.constant(1), weight: 1 },
+    { arbitrary: fc.constant(-12), weight: 1 },
+  ),
   padWith: fc.constantFrom('x', 'é', '数'),
 })
 const printableAscii = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i))
@@ -99,7 +137,10 @@ describe('MariaDB (Debian)', () => {
         expect(creators.length, `runs that say they created ${db}`).toBe(1)
       }
       expect((await accounts(server)).filter((a) => a.startsWith(`${owner}@`))).toEqual([`${owner}@%`])
-      return { runs: 16, figures: `16 x exit 0; 4 databases, each "created" by exactly one run; wall ${ms(wall)}, slowest run ${ms(Math.max(...results.map((r) => r.durationMs)))}` }
+      return {
+        runs: 16,
+        figures: `16 x exit 0; 4 databases, each "created" by exactly one run; wall ${ms(wall)}, slowest run ${ms(Math.max(...results.map((r) => r.durationMs)))}`,
+      }
     })
   })
 
@@ -115,12 +156,15 @@ describe('MariaDB (Debian)', () => {
           const user = buildName(`u${tag}`, userSpec, 32)
           const password = `P${tag}~${body}`
           const before = { schemata: await schemata(server), accounts: await accounts(server) }
-          const run = await runDbhook(['apply'], server.env(server.admin, server.password, {
-            DBHOOK_DATABASES: JSON.stringify([database]),
-            DBHOOK_OWNER: user,
-            DBHOOK_OWNER_PASSWORD: password,
-            DBHOOK_LOG_LEVEL: 'debug',
-          }))
+          const run = await runDbhook(
+            ['apply'],
+            server.env(server.admin, server.password, {
+              DBHOOK_DATABASES: JSON.stringify([database]),
+              DBHOOK_OWNER: user,
+              DBHOOK_OWNER_PASSWORD: password,
+              DBHOOK_LOG_LEVEL: 'debug',
+            }),
+          )
           const after = { schemata: await schemata(server), accounts: await accounts(server) }
           const verdict = expectedVerdict(database, user)
           const what = `${JSON.stringify({ database, user, verdict })} ${run.stdout}`
@@ -143,7 +187,11 @@ describe('MariaDB (Debian)', () => {
           examples: [
             [{ parts: ['a'], edge: -4, padWith: '数' }, { parts: ['a'], edge: 0, padWith: 'x' }, 'x'],
             [{ parts: ['a', '\t'], edge: 0, padWith: 'x' }, { parts: ['a', ' '], edge: 0, padWith: 'x' }, 'x'],
-            [{ parts: ["'; DROP DATABASE mysql; --"], edge: 0, padWith: 'x' }, { parts: ['`', '\\', "'"], edge: 0, padWith: 'x' }, printableAscii.join('')],
+            [
+              { parts: ["'; DROP DATABASE mysql; --"], edge: 0, padWith: 'x' },
+              { parts: ['`', '\\', "'"], edge: 0, padWith: 'x' },
+              printableAscii.join(''),
+            ],
             [{ parts: ['数据'], edge: 0, padWith: 'x' }, { parts: ['a'], edge: 0, padWith: 'é' }, printableAscii.join('')],
             [{ parts: ['a'], edge: 0, padWith: 'x' }, { parts: ['a'], edge: 1, padWith: 'x' }, 'x'],
             [{ parts: ['a'], edge: 1, padWith: '数' }, { parts: ['a'], edge: 0, padWith: 'x' }, 'x'],
@@ -157,14 +205,28 @@ describe('MariaDB (Debian)', () => {
   test('a 60-character CJK database name is refused with 78 before any change', async () => {
     const database = `d${'数'.repeat(59)}`
     const before = { schemata: await schemata(server), accounts: await accounts(server) }
-    const run = await runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_DATABASES: JSON.stringify([database]), DBHOOK_OWNER: unique('cjk_owner'), DBHOOK_OWNER_PASSWORD: 'cjk-owner-password' }))
+    const run = await runDbhook(
+      ['apply'],
+      server.env(server.admin, server.password, {
+        DBHOOK_DATABASES: JSON.stringify([database]),
+        DBHOOK_OWNER: unique('cjk_owner'),
+        DBHOOK_OWNER_PASSWORD: 'cjk-owner-password',
+      }),
+    )
     expect({ schemata: await schemata(server), accounts: await accounts(server) }).toEqual(before)
     expect(run.code, run.stdout).toBe(78)
   })
 
   test('a database name ending in a tab is refused with 78 before any change', async () => {
     const before = { schemata: await schemata(server), accounts: await accounts(server) }
-    const run = await runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_DATABASES: JSON.stringify([`${unique('tab')}\t`]), DBHOOK_OWNER: unique('tab_owner'), DBHOOK_OWNER_PASSWORD: 'tab-owner-password' }))
+    const run = await runDbhook(
+      ['apply'],
+      server.env(server.admin, server.password, {
+        DBHOOK_DATABASES: JSON.stringify([`${unique('tab')}\t`]),
+        DBHOOK_OWNER: unique('tab_owner'),
+        DBHOOK_OWNER_PASSWORD: 'tab-owner-password',
+      }),
+    )
     expect({ schemata: await schemata(server), accounts: await accounts(server) }).toEqual(before)
     expect(run.code, run.stdout).toBe(78)
   })
@@ -172,16 +234,33 @@ describe('MariaDB (Debian)', () => {
   test('a user name ending in a space is refused with 78', async () => {
     const user = `${unique('trailing')} `
     const before = { schemata: await schemata(server), accounts: await accounts(server) }
-    const run = await runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_DATABASES: unique('trailing_db'), DBHOOK_OWNER: user, DBHOOK_OWNER_PASSWORD: 'trailing-owner-password' }))
+    const run = await runDbhook(
+      ['apply'],
+      server.env(server.admin, server.password, {
+        DBHOOK_DATABASES: unique('trailing_db'),
+        DBHOOK_OWNER: user,
+        DBHOOK_OWNER_PASSWORD: 'trailing-owner-password',
+      }),
+    )
     expect({ schemata: await schemata(server), accounts: await accounts(server) }).toEqual(before)
     expect(run.code, run.stdout).toBe(78)
   })
 
   test('a name with a character outside the BMP is refused with 78', async () => {
-    const cases: [database: string, user: string][] = [[unique('bmp_db'), `u${Date.now() % 1000}🦄`], [`🦄${unique('d')}`, unique('bmp_user')]]
+    const cases: [database: string, user: string][] = [
+      [unique('bmp_db'), `u${Date.now() % 1000}🦄`],
+      [`🦄${unique('d')}`, unique('bmp_user')],
+    ]
     for (const [database, user] of cases) {
       const before = { schemata: await schemata(server), accounts: await accounts(server) }
-      const run = await runDbhook(['apply'], server.env(server.admin, server.password, { DBHOOK_DATABASES: JSON.stringify([database]), DBHOOK_OWNER: user, DBHOOK_OWNER_PASSWORD: 'bmp-owner-password' }))
+      const run = await runDbhook(
+        ['apply'],
+        server.env(server.admin, server.password, {
+          DBHOOK_DATABASES: JSON.stringify([database]),
+          DBHOOK_OWNER: user,
+          DBHOOK_OWNER_PASSWORD: 'bmp-owner-password',
+        }),
+      )
       expect({ schemata: await schemata(server), accounts: await accounts(server) }).toEqual(before)
       expect(run.code, run.stdout).toBe(78)
     }

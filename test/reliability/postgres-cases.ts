@@ -19,7 +19,9 @@ export interface Admin {
 export async function leastPrivilegeAdmin(server: PostgresServer): Promise<Admin> {
   const user = unique('provisioner')
   const password = `lp-admin-${Math.random().toString(36).slice(2)}`
-  await server.query(`CREATE ROLE ${pg.escapeIdentifier(user)} LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD ${pg.escapeLiteral(password)}`)
+  await server.query(
+    `CREATE ROLE ${pg.escapeIdentifier(user)} LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD ${pg.escapeLiteral(password)}`,
+  )
   const rows = await server.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [user])
   expect(rows[0]?.rolsuper).toBe(false)
   return { user, password, label: 'CREATEDB+CREATEROLE' }
@@ -46,7 +48,9 @@ export async function raceApplies(server: PostgresServer, admin: Admin, runs = 1
   const wall = Date.now() - started
   for (const result of results) expect(result.code, result.stdout).toBe(0)
   expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
-  const existing = await server.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY datname', [dbs])
+  const existing = await server.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY datname', [
+    dbs,
+  ])
   expect(existing.map((row) => row.datname)).toEqual([...dbs].sort())
   for (const db of dbs) {
     const creators = results.filter((result) => summaryOf(result)?.databases.find((d) => d.name === db)?.result === 'created')
@@ -56,21 +60,64 @@ export async function raceApplies(server: PostgresServer, admin: Admin, runs = 1
   expect(await canActAs(server, admin.user, owner)).toBe(admin.user === server.superuser)
   await waitForNoDbhookSessions(server)
   const slowest = Math.max(...results.map((r) => r.durationMs))
-  return { runs, figures: `${runs} x exit 0; ${dbs.length} databases, each "created" by exactly one run; wall ${ms(wall)}, slowest run ${ms(slowest)}` }
+  return {
+    runs,
+    figures: `${runs} x exit 0; ${dbs.length} databases, each "created" by exactly one run; wall ${ms(wall)}, slowest run ${ms(slowest)}`,
+  }
 }
 
 // Pieces that break naive quoting or parsing, in SQL, JSON, shells and logs.
-const nameFragments = ["'", '"', '\\', ';', '--', '/*', '*/', ' ', '  ', '$$', '$1', '%s', '?', '`', ',', '=', '[', '{', 'Ab', 'MiXeD', 'DROP DATABASE x', 'é', 'ß', '数据', '🦄', '\t', 'a', 'Z', '0', '_', 'pg_', 'public', 'postgres']
+const nameFragments = [
+  "'",
+  '"',
+  '\\',
+  ';',
+  '--',
+  '/*',
+  '*/',
+  ' ',
+  '  ',
+  '$$',
+  '$1',
+  '%s',
+  '?',
+  '`',
+  ',',
+  '=',
+  '[',
+  '{',
+  'Ab',
+  'MiXeD',
+  'DROP DATABASE x',
+  'é',
+  'ß',
+  '数据',
+  '🦄',
+  '\t',
+  'a',
+  'Z',
+  '0',
+  '_',
+  'pg_',
+  'public',
+  'postgres',
+]
 
 /** A name body, and which byte-length edge (if any) the test pads it to. */
 const nameArbitrary = fc.record({
   parts: fc.array(fc.constantFrom(...nameFragments), { minLength: 1, maxLength: 5 }),
-  edge: fc.oneof({ arbitrary: fc.constant(undefined), weight: 4 }, { arbitrary: fc.constant(63), weight: 2 }, { arbitrary: fc.constant(64), weight: 1 }),
+  edge: fc.oneof(
+    { arbitrary: fc.constant(undefined), weight: 4 },
+    { arbitrary: fc.constant(63), weight: 2 },
+    { arbitrary: fc.constant(64), weight: 1 },
+  ),
   padWith: fc.constantFrom('x', 'é', '数'),
 })
 
 const printableAscii = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i))
-const passwordArbitrary = fc.array(fc.constantFrom(...printableAscii, 'é', 'ü', '密', '🔑'), { minLength: 4, maxLength: 40 }).map((chars) => chars.join(''))
+const passwordArbitrary = fc
+  .array(fc.constantFrom(...printableAscii, 'é', 'ü', '密', '🔑'), { minLength: 4, maxLength: 40 })
+  .map((chars) => chars.join(''))
 
 /**
  * Builds `tag + body` (the tag keeps names unique across runs), padded to exactly `edge` bytes when asked (a
@@ -136,7 +183,11 @@ export async function hostileNames(server: PostgresServer, admin: Admin, numRuns
       expect(after.roles.filter((r) => !before.roles.includes(r))).toEqual([owner])
       expect(before.databases.filter((d) => !after.databases.includes(d))).toEqual([])
       expect(await databaseOwners(server, [database])).toEqual({ [database]: owner })
-      const me = await server.query<{ me: string; db: string }>('SELECT current_user AS me, current_database() AS db', [], { user: owner, password, database })
+      const me = await server.query<{ me: string; db: string }>('SELECT current_user AS me, current_database() AS db', [], {
+        user: owner,
+        password,
+        database,
+      })
       expect(me[0]).toEqual({ me: owner, db: database })
       expect(summaryOf(run)?.databases).toEqual([{ key: database, name: database, result: 'created' }])
       created += 1
@@ -145,7 +196,11 @@ export async function hostileNames(server: PostgresServer, admin: Admin, numRuns
       numRuns,
       endOnFailure: true,
       examples: [
-        [{ parts: ["'; DROP ROLE postgres; --"], edge: 63, padWith: 'é' }, { parts: ['"', '\\', 'MiXeD'], edge: undefined, padWith: 'x' }, allPrintable],
+        [
+          { parts: ["'; DROP ROLE postgres; --"], edge: 63, padWith: 'é' },
+          { parts: ['"', '\\', 'MiXeD'], edge: undefined, padWith: 'x' },
+          allPrintable,
+        ],
         [{ parts: ['/*', '*/'], edge: 64, padWith: 'x' }, { parts: ['a'], edge: undefined, padWith: 'x' }, allPrintable],
         [{ parts: ['数据'], edge: undefined, padWith: 'x' }, { parts: ['🦄', ' '], edge: 63, padWith: '数' }, `${allPrintable}é密🔑`],
         [{ parts: ['postgres'], edge: undefined, padWith: 'x' }, { parts: ['a'], edge: undefined, padWith: 'x' }, 'x'],
@@ -155,7 +210,10 @@ export async function hostileNames(server: PostgresServer, admin: Admin, numRuns
     },
   )
   await waitForNoDbhookSessions(server)
-  return { runs: created + refused, figures: `${created} created exactly as given, ${refused} refused with 78 and no change; runs ${ms(Math.min(...durations))}-${ms(Math.max(...durations))}` }
+  return {
+    runs: created + refused,
+    figures: `${created} created exactly as given, ${refused} refused with 78 and no change; runs ${ms(Math.min(...durations))}-${ms(Math.max(...durations))}`,
+  }
 }
 
 /** Server log lines with SQLSTATE 42601 (the log_line_prefix must start with `%e `). */

@@ -8,12 +8,21 @@ import { leastPrivilegeMajors } from './helpers.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const majors = leastPrivilegeMajors()
-const report = new ReliabilityReport('27-postgres-failover', 'PostgreSQL: several hosts, target_session_attrs and failover (primary + streaming standby)', 27)
+const report = new ReliabilityReport(
+  '27-postgres-failover',
+  'PostgreSQL: several hosts, target_session_attrs and failover (primary + streaming standby)',
+  27,
+)
 
 const connectedLine = (run: RunResult) => run.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('connected to'))
 
 /** dbhook's environment listing both servers, `first` first. */
-function bothHosts(pair: ReplicatedPair, first: ControlledServer, second: ControlledServer, extra: Record<string, string> = {}): Record<string, string> {
+function bothHosts(
+  pair: ReplicatedPair,
+  first: ControlledServer,
+  second: ControlledServer,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return pair.primary.env(pair.primary.superuser, pair.primary.password, {
     DBHOOK_HOST: '127.0.0.1,127.0.0.1',
     DBHOOK_PORT: `${first.port},${second.port}`,
@@ -83,7 +92,10 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
         const again = await runDbhook(['apply'], bothHosts(pair, standby, primary, env))
         expect(summaryOf(again)?.statements).toBe(0)
       }
-      return { runs: 15, figures: `3 rounds of apply, verify, plan, wait and a re-run: all exit 0 on the primary (2nd of 2 hosts); apply ${durations.map(ms).join(', ')}; re-runs 0 statements` }
+      return {
+        runs: 15,
+        figures: `3 rounds of apply, verify, plan, wait and a re-run: all exit 0 on the primary (2nd of 2 hosts); apply ${durations.map(ms).join(', ')}; re-runs 0 statements`,
+      }
     })
   })
 
@@ -100,7 +112,10 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
       ]
       const picked: string[] = []
       for (const [attrs, server] of expected) {
-        for (const [first, second] of [[standby, primary], [primary, standby]] as const) {
+        for (const [first, second] of [
+          [standby, primary],
+          [primary, standby],
+        ] as const) {
           const run = await runDbhook(['wait'], bothHosts(pair, first, second, { DBHOOK_TARGET_SESSION_ATTRS: attrs }))
           expect(run.code, `${attrs}: ${run.stdout}`).toBe(0)
           // any takes the first listed host that answers.
@@ -110,9 +125,15 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
         picked.push(`${attrs} → ${server === primary ? 'primary' : 'standby'}`)
       }
       // prefer-standby takes the primary when no standby is listed.
-      const only = await runDbhook(['wait'], pair.primary.env(pair.primary.superuser, pair.primary.password, { DBHOOK_TARGET_SESSION_ATTRS: 'prefer-standby' }))
+      const only = await runDbhook(
+        ['wait'],
+        pair.primary.env(pair.primary.superuser, pair.primary.password, { DBHOOK_TARGET_SESSION_ATTRS: 'prefer-standby' }),
+      )
       expect(only.terminationMessage).toContain(`at 127.0.0.1:${primary.port} accepts connections`)
-      const refused = await runDbhook(['apply'], bothHosts(pair, standby, primary, { DBHOOK_TARGET_SESSION_ATTRS: 'standby', DBHOOK_DATABASES: unique('fo_never') }))
+      const refused = await runDbhook(
+        ['apply'],
+        bothHosts(pair, standby, primary, { DBHOOK_TARGET_SESSION_ATTRS: 'standby', DBHOOK_DATABASES: unique('fo_never') }),
+      )
       expect(refused.code).toBe(78)
       expect(refused.terminationMessage).toContain('DBHOOK_TARGET_SESSION_ATTRS=standby cannot be used with apply')
       return { runs: 14, figures: `${picked.join(', ')} (any: the first listed, either order); apply with standby: exit 78` }
@@ -125,9 +146,18 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
       try {
         await hung.setMode('swallow')
         const { env, dbs, owner } = provisioning('fo_hung')
-        const run = await runDbhook(['apply'], bothHosts(pair, { ...pair.primary, port: hung.port } as ControlledServer, pair.primary, { ...env, DBHOOK_CONNECT_TIMEOUT: '1s', DBHOOK_WAIT_TIMEOUT: '30s' }))
+        const run = await runDbhook(
+          ['apply'],
+          bothHosts(pair, { ...pair.primary, port: hung.port } as ControlledServer, pair.primary, {
+            ...env,
+            DBHOOK_CONNECT_TIMEOUT: '1s',
+            DBHOOK_WAIT_TIMEOUT: '30s',
+          }),
+        )
         expect(run.code, run.stdout.slice(-2000)).toBe(0)
-        expect(String(connectedLine(run)?.msg)).toContain(`passed over: 127.0.0.1:${hung.port} did not answer within DBHOOK_CONNECT_TIMEOUT`)
+        expect(String(connectedLine(run)?.msg)).toContain(
+          `passed over: 127.0.0.1:${hung.port} did not answer within DBHOOK_CONNECT_TIMEOUT`,
+        )
         expect(await databaseOwners(pair.primary, dbs)).toEqual(Object.fromEntries(dbs.map((db) => [db, owner])))
         return { runs: 1, figures: `exit 0 after ${ms(run.durationMs)} on the second host` }
       } finally {
@@ -154,7 +184,10 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
           const backup = await runDbhook(['backup'], bothHosts(pair, standby, primary, { ...env, DBHOOK_BACKUP_DIR: dir }))
           expect(backup.code, backup.stdout.slice(-2000)).toBe(0)
           for (const db of dbs) expect((await readdir(join(dir, db))).filter((f) => f.endsWith('.dump'))).toHaveLength(1)
-          return { runs: 2, figures: `backup exit 0 after ${ms(backup.durationMs)}: ${dbs.length} dumps taken from the primary while the standby lacked the databases` }
+          return {
+            runs: 2,
+            figures: `backup exit 0 after ${ms(backup.durationMs)}: ${dbs.length} dumps taken from the primary while the standby lacked the databases`,
+          }
         } finally {
           await standby.query('SELECT pg_wal_replay_resume()')
           await rm(dir, { recursive: true, force: true })
@@ -168,11 +201,22 @@ describe.each(majors)('PostgreSQL %i: a primary and a streaming standby', (major
       const { standby, primary } = pair
       await primary.halt()
       try {
-        const run = await runDbhook(['apply'], bothHosts(pair, standby, primary, { DBHOOK_DATABASES: unique('fo_none'), DBHOOK_WAIT_TIMEOUT: '3s' }))
+        const run = await runDbhook(
+          ['apply'],
+          bothHosts(pair, standby, primary, { DBHOOK_DATABASES: unique('fo_none'), DBHOOK_WAIT_TIMEOUT: '3s' }),
+        )
         expect(run.code, run.stdout.slice(-2000)).toBe(69)
-        expect(run.terminationMessage).toContain(`127.0.0.1:${standby.port} is a standby (in recovery); 127.0.0.1:${primary.port} refused the connection`)
+        expect(run.terminationMessage).toContain(
+          `127.0.0.1:${standby.port} is a standby (in recovery); 127.0.0.1:${primary.port} refused the connection`,
+        )
         expect(run.terminationMessage).toContain('DBHOOK_WAIT_TIMEOUT')
-        return { runs: 1, figures: `exit 69 after ${ms(run.durationMs)}: ${run.terminationMessage.trim().replace(/^apply: /, '').slice(0, 240)}` }
+        return {
+          runs: 1,
+          figures: `exit 69 after ${ms(run.durationMs)}: ${run.terminationMessage
+            .trim()
+            .replace(/^apply: /, '')
+            .slice(0, 240)}`,
+        }
       } finally {
         await primary.resume()
       }

@@ -41,7 +41,11 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
   }
 
   /** Runs dbhook and sends SIGTERM when `when` resolves; returns the run and the time from signal to exit. */
-  async function terminateWhen(args: string[], env: Record<string, string>, when: (pid: number) => Promise<void>): Promise<{ run: RunResult; exitLatency: number }> {
+  async function terminateWhen(
+    args: string[],
+    env: Record<string, string>,
+    when: (pid: number) => Promise<void>,
+  ): Promise<{ run: RunResult; exitLatency: number }> {
     let signalledAt = 0
     let spawned!: (pid: number) => void
     const pid = new Promise<number>((resolve) => (spawned = resolve))
@@ -70,7 +74,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       // The backoff is capped at 800 ms: a server that comes up is tried again within about a second.
       const firstAttemptAfter = proxy.connections[0]!.openedAt - upAt
       expect(firstAttemptAfter).toBeLessThan(1500)
-      return { runs: 1, figures: `exit 0 after ${ms(run.durationMs)}; next attempt ${ms(firstAttemptAfter)} after the server came up, done ${ms(finishedAfter)} after` }
+      return {
+        runs: 1,
+        figures: `exit 0 after ${ms(run.durationMs)}; next attempt ${ms(firstAttemptAfter)} after the server came up, done ${ms(finishedAfter)} after`,
+      }
     })
   })
 
@@ -91,7 +98,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       const answered = proxy.connections.find((c) => c.openedAt >= answeringFrom)
       expect(answered).toBeDefined()
       expect(answered!.openedAt - answeringFrom).toBeLessThan(2500)
-      return { runs: 1, figures: `exit 0 after ${ms(run.durationMs)}; ${swallowed.length} attempts swallowed, the next ${ms(answered!.openedAt - answeringFrom)} after the server answered again` }
+      return {
+        runs: 1,
+        figures: `exit 0 after ${ms(run.durationMs)}; ${swallowed.length} attempts swallowed, the next ${ms(answered!.openedAt - answeringFrom)} after the server answered again`,
+      }
     })
   })
 
@@ -99,7 +109,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
     await report.measure('server never answers (DBHOOK_CONNECT_TIMEOUT=1s, DBHOOK_WAIT_TIMEOUT=4s)', async () => {
       proxy = await startTcpProxy(server)
       await proxy.setMode('swallow')
-      const run = await runDbhook(['apply'], throughProxy({ DBHOOK_DATABASES: unique('never'), DBHOOK_WAIT_TIMEOUT: '4s', DBHOOK_CONNECT_TIMEOUT: '1s' }))
+      const run = await runDbhook(
+        ['apply'],
+        throughProxy({ DBHOOK_DATABASES: unique('never'), DBHOOK_WAIT_TIMEOUT: '4s', DBHOOK_CONNECT_TIMEOUT: '1s' }),
+      )
       expect(run.code, run.stdout).toBe(69)
       expect(run.terminationMessage).toContain('DBHOOK_WAIT_TIMEOUT')
       expect(run.durationMs).toBeGreaterThanOrEqual(3900)
@@ -125,7 +138,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       expect(run.code, run.stdout).toBe(0)
       expect(proxy.connections.length).toBeGreaterThanOrEqual(2)
       expect(await databaseOwners(server, [db])).toEqual({ [db]: 'postgres' })
-      return { runs: 1, figures: `exit 0 after ${ms(run.durationMs)}; ${proxy.connections.length} connections (the first cut after ${proxy.connections[0]!.bytesFromClient} bytes)` }
+      return {
+        runs: 1,
+        figures: `exit 0 after ${ms(run.durationMs)}; ${proxy.connections.length} connections (the first cut after ${proxy.connections[0]!.bytesFromClient} bytes)`,
+      }
     })
   })
 
@@ -153,7 +169,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       expect(again.code, again.stdout).toBe(0)
       expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
       const results = summaryOf(again)?.databases.map((d) => d.result)
-      return { runs: 2, figures: `cut run: exit ${first.code} (${first.terminationMessage.trim().slice(0, 200)}); re-run: exit 0, ${results?.join('/')}` }
+      return {
+        runs: 2,
+        figures: `cut run: exit ${first.code} (${first.terminationMessage.trim().slice(0, 200)}); re-run: exit 0, ${results?.join('/')}`,
+      }
     })
   })
 
@@ -193,7 +212,11 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       for (const mode of ['refuse', 'swallow'] as const) {
         proxy = await startTcpProxy(server)
         await proxy.setMode(mode)
-        const { run, exitLatency } = await terminateWhen(['apply'], throughProxy({ DBHOOK_DATABASES: unique('waiting'), DBHOOK_CONNECT_TIMEOUT: '10s' }), () => new Promise((r) => setTimeout(r, 1500)))
+        const { run, exitLatency } = await terminateWhen(
+          ['apply'],
+          throughProxy({ DBHOOK_DATABASES: unique('waiting'), DBHOOK_CONNECT_TIMEOUT: '10s' }),
+          () => new Promise((r) => setTimeout(r, 1500)),
+        )
         expect(run.code, run.stdout).toBe(143)
         expect(run.terminationMessage).toContain('SIGTERM')
         expect(exitLatency).toBeLessThan(1000)
@@ -209,7 +232,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       const figures: string[] = []
       const admin = unique('lp_admin')
       await server.query(`CREATE ROLE ${admin} LOGIN CREATEDB CREATEROLE PASSWORD 'sigterm-admin-pw'`)
-      for (const [user, password] of [['postgres', server.password], [admin, 'sigterm-admin-pw']] as const) {
+      for (const [user, password] of [
+        ['postgres', server.password],
+        [admin, 'sigterm-admin-pw'],
+      ] as const) {
         proxy = await startTcpProxy(server)
         proxy.delayMs = 20
         const owner = unique('term_owner')
@@ -220,7 +246,11 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
         proxy.onClientData = (chunk) => {
           if (sendsCreateDatabase(chunk) && ++creates === 3) thirdCreate()
         }
-        const env = throughProxy({ DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'term-owner-password', DBHOOK_DATABASES: dbs.join(',') }, user, password)
+        const env = throughProxy(
+          { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'term-owner-password', DBHOOK_DATABASES: dbs.join(',') },
+          user,
+          password,
+        )
         // The statements under way when the signal comes never answer: dbhook cannot wait for them to finish.
         const { run, exitLatency } = await terminateWhen(['apply'], env, async () => {
           await applying
@@ -233,15 +263,25 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
         const existing = await databaseOwners(server, dbs)
         // An admin that must lend itself the owner creates each database as its own and hands it over afterwards,
         // in a transaction: what the signal interrupted is owned by the admin, and the re-run hands it over.
-        for (const name of Object.keys(existing)) expect(existing[name]).toEqual(user === 'postgres' ? owner : expect.toBeOneOf([owner, admin]))
+        for (const name of Object.keys(existing))
+          expect(existing[name]).toEqual(user === 'postgres' ? owner : expect.toBeOneOf([owner, admin]))
         if (user !== 'postgres') membershipLeftAfterSigterm = await canActAs(server, admin, owner)
         await proxy.close()
         proxy = await startTcpProxy(server)
-        const again = await runDbhook(['apply'], throughProxy({ DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'term-owner-password', DBHOOK_DATABASES: dbs.join(',') }, user, password))
+        const again = await runDbhook(
+          ['apply'],
+          throughProxy(
+            { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'term-owner-password', DBHOOK_DATABASES: dbs.join(',') },
+            user,
+            password,
+          ),
+        )
         expect(again.code, again.stdout).toBe(0)
         expect(await databaseOwners(server, dbs)).toEqual(Object.fromEntries(dbs.map((d) => [d, owner])))
         if (user !== 'postgres') membershipLeftAfterRerun = await canActAs(server, admin, owner)
-        figures.push(`${user === 'postgres' ? 'superuser' : 'CREATEDB+CREATEROLE'}: signal-to-exit ${ms(exitLatency)}, server sessions gone ${ms(closedIn)} after exit, ${Object.keys(existing).length}/12 made before the signal`)
+        figures.push(
+          `${user === 'postgres' ? 'superuser' : 'CREATEDB+CREATEROLE'}: signal-to-exit ${ms(exitLatency)}, server sessions gone ${ms(closedIn)} after exit, ${Object.keys(existing).length}/12 made before the signal`,
+        )
       }
       return { runs: 4, figures: figures.join('; ') }
     })
@@ -256,7 +296,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       outcome: membershipLeftAfterSigterm || membershipLeftAfterRerun ? 'FAIL' : 'pass',
       figures: `still held after the SIGTERM: ${membershipLeftAfterSigterm}; still held after a re-run: ${membershipLeftAfterRerun}`,
     })
-    expect({ membershipLeftAfterSigterm, membershipLeftAfterRerun }).toEqual({ membershipLeftAfterSigterm: false, membershipLeftAfterRerun: false })
+    expect({ membershipLeftAfterSigterm, membershipLeftAfterRerun }).toEqual({
+      membershipLeftAfterSigterm: false,
+      membershipLeftAfterRerun: false,
+    })
   })
 
   test('a wrong password fails with 77 after exactly one attempt, in under 2 s', async () => {
@@ -326,7 +369,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
         )
       }
       expect(proxy.connections.length).toBe(0)
-      return { runs: durations.length, figures: `${cases.length} configurations x apply/plan: all exit 78 naming the variable; 0 connections at the proxy; slowest ${ms(Math.max(...durations))}` }
+      return {
+        runs: durations.length,
+        figures: `${cases.length} configurations x apply/plan: all exit 78 naming the variable; 0 connections at the proxy; slowest ${ms(Math.max(...durations))}`,
+      }
     })
   })
 
@@ -341,7 +387,13 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
       await server.query(`CREATE ROLE ${admin} LOGIN CREATEDB CREATEROLE PASSWORD '${adminPassword.replace(/'/g, "''")}'`)
       await server.query(`CREATE ROLE ${weak} LOGIN CREATEDB PASSWORD '${adminPassword.replace(/'/g, "''")}'`)
       const owner = unique('hygiene_owner')
-      const base = { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: ownerPassword, DBHOOK_APP_USER: unique('hygiene_app'), DBHOOK_APP_PASSWORD: appPassword, DBHOOK_DATABASES: unique('hygiene') }
+      const base = {
+        DBHOOK_OWNER: owner,
+        DBHOOK_OWNER_PASSWORD: ownerPassword,
+        DBHOOK_APP_USER: unique('hygiene_app'),
+        DBHOOK_APP_PASSWORD: appPassword,
+        DBHOOK_DATABASES: unique('hygiene'),
+      }
       const paths: [label: string, args: string[], env: Record<string, string>, expected: number][] = [
         ['apply ok', ['apply'], throughProxy(base, admin, adminPassword), 0],
         ['plan ok', ['plan'], throughProxy(base, admin, adminPassword), 0],
@@ -350,10 +402,25 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
         ['wait ok', ['wait'], throughProxy(base, admin, adminPassword), 0],
         ['apply, wrong admin password', ['apply'], throughProxy(base, admin, `${adminPassword}x`), 77],
         ['wait, wrong admin password', ['wait'], throughProxy(base, admin, `${adminPassword}y`), 77],
-        ['verify, wrong owner password', ['verify'], throughProxy({ ...base, DBHOOK_OWNER_PASSWORD: `${ownerPassword}z` }, admin, adminPassword), 77],
-        ['apply, admin lacks CREATEROLE', ['apply'], throughProxy({ ...base, DBHOOK_OWNER: unique('hygiene_new'), DBHOOK_DATABASES: unique('hygiene') }, weak, adminPassword), 77],
+        [
+          'verify, wrong owner password',
+          ['verify'],
+          throughProxy({ ...base, DBHOOK_OWNER_PASSWORD: `${ownerPassword}z` }, admin, adminPassword),
+          77,
+        ],
+        [
+          'apply, admin lacks CREATEROLE',
+          ['apply'],
+          throughProxy({ ...base, DBHOOK_OWNER: unique('hygiene_new'), DBHOOK_DATABASES: unique('hygiene') }, weak, adminPassword),
+          77,
+        ],
         ['apply, bad configuration', ['apply'], throughProxy({ ...base, DBHOOK_PORT: 'not-a-port' }, admin, adminPassword), 78],
-        ['apply, server unreachable', ['apply'], throughProxy({ ...base, DBHOOK_PORT: String(await closedPort()), DBHOOK_WAIT_TIMEOUT: '1s' }, admin, adminPassword), 69],
+        [
+          'apply, server unreachable',
+          ['apply'],
+          throughProxy({ ...base, DBHOOK_PORT: String(await closedPort()), DBHOOK_WAIT_TIMEOUT: '1s' }, admin, adminPassword),
+          69,
+        ],
       ]
       let runs = 0
       const codes = new Map<string, number | null>()
@@ -365,7 +432,10 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
           expect(run.code, `${label} (${format}): ${run.stdout}${run.stderr}`).toBe(expected)
         }
       }
-      return { runs, figures: `${paths.length} paths (exit ${[...new Set(codes.values())].join(', ')}) x json/pretty at debug; passwords with quotes, backslashes, comment markers and € found in no output` }
+      return {
+        runs,
+        figures: `${paths.length} paths (exit ${[...new Set(codes.values())].join(', ')}) x json/pretty at debug; passwords with quotes, backslashes, comment markers and € found in no output`,
+      }
     })
   })
 
@@ -373,7 +443,12 @@ describe(`PostgreSQL ${major} behind a faulty network`, () => {
   test('an unknown DBHOOK_ENGINE exits 78 naming the variable', async () => {
     proxy = await startTcpProxy(server)
     const run = await runDbhook(['apply'], throughProxy({ DBHOOK_DATABASES: 'cfg_never', DBHOOK_ENGINE: 'oracle' }))
-    report.note({ name: 'DBHOOK_ENGINE=oracle', runs: 1, outcome: run.code === 78 ? 'pass' : 'FAIL', figures: `exit ${run.code}; ${proxy.connections.length} connections at the proxy` })
+    report.note({
+      name: 'DBHOOK_ENGINE=oracle',
+      runs: 1,
+      outcome: run.code === 78 ? 'pass' : 'FAIL',
+      figures: `exit ${run.code}; ${proxy.connections.length} connections at the proxy`,
+    })
     expect(proxy.connections.length).toBe(0)
     expect(run.code, run.stdout).toBe(78)
     expect(run.terminationMessage).toContain('DBHOOK_ENGINE')

@@ -11,7 +11,11 @@ import { leastPrivilegeAdmin, type Admin } from './postgres-cases.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const majors = leastPrivilegeMajors()
-const report = new ReliabilityReport('25-postgres-kill', 'PostgreSQL: SIGKILL at every statement boundary (admin with CREATEDB and CREATEROLE)', 25)
+const report = new ReliabilityReport(
+  '25-postgres-kill',
+  'PostgreSQL: SIGKILL at every statement boundary (admin with CREATEDB and CREATEROLE)',
+  25,
+)
 report.server = `PostgreSQL ${majors.join(' and ')}`
 
 afterAll(async () => {
@@ -30,7 +34,9 @@ const settings = {
   DBHOOK_APP_USER: app,
   DBHOOK_APP_PASSWORD: 'kill-app-pw-1',
   DBHOOK_EXTENSIONS: 'pg_trgm',
-  DBHOOK_DATABASES: Object.entries(databases).map(([key, name]) => `${key}=${name}`).join(','),
+  DBHOOK_DATABASES: Object.entries(databases)
+    .map(([key, name]) => `${key}=${name}`)
+    .join(','),
   DBHOOK_PARALLEL: '1',
   DBHOOK_WAIT_TIMEOUT: '60s',
 }
@@ -140,8 +146,14 @@ describe.each(majors)('PostgreSQL %i: dbhook killed with SIGKILL after each stat
     }
     // Both roles log in with the configured passwords (a verifier's salt differs from run to run, so compare logins).
     const logins: Record<string, boolean> = {}
-    for (const [role, password] of [[owner, settings.DBHOOK_OWNER_PASSWORD], [app, settings.DBHOOK_APP_PASSWORD]] as const) {
-      logins[role] = await server.query('SELECT 1', [], { user: role, password, database: databases.dex }).then(() => true, () => false)
+    for (const [role, password] of [
+      [owner, settings.DBHOOK_OWNER_PASSWORD],
+      [app, settings.DBHOOK_APP_PASSWORD],
+    ] as const) {
+      logins[role] = await server.query('SELECT 1', [], { user: role, password, database: databases.dex }).then(
+        () => true,
+        () => false,
+      )
     }
     return { global: global[0]?.state, inside, logins }
   }
@@ -192,7 +204,9 @@ describe.each(majors)('PostgreSQL %i: dbhook killed with SIGKILL after each stat
       expect(plan.code, plan.stdout).toBe(2)
       const planned = plan.logs.filter((line) => typeof line.step === 'string').map((line) => String(line.msg))
       for (const [key, name] of Object.entries(databases)) {
-        expect(planned).toContain(`plan: ${key}: change the owner of ${JSON.stringify(name)} from ${JSON.stringify(admin.user)} to ${JSON.stringify(owner)}`)
+        expect(planned).toContain(
+          `plan: ${key}: change the owner of ${JSON.stringify(name)} from ${JSON.stringify(admin.user)} to ${JSON.stringify(owner)}`,
+        )
       }
       const apply = await runDbhook(['apply'], direct())
       expect(apply.code, apply.stdout).toBe(0)
@@ -204,60 +218,68 @@ describe.each(majors)('PostgreSQL %i: dbhook killed with SIGKILL after each stat
       expect(planned.map((line) => line.replace(/^plan: /, '')).filter((line) => !done.has(line))).toEqual([])
       const again = await runDbhook(['apply'], direct())
       expect(summaryOf(again), again.stdout).toMatchObject({ statements: 0 })
-      return { runs: 4, figures: `plan: exit 2, ${planned.length} steps (the roles, 4 changes of owner from the admin, the missing items); apply: exit 0, every planned step done, 4 x owner-fixed, catalog state equal to a fresh run's; re-run 0 statements` }
+      return {
+        runs: 4,
+        figures: `plan: exit 2, ${planned.length} steps (the roles, 4 changes of owner from the admin, the missing items); apply: exit 0, every planned step done, 4 x owner-fixed, catalog state equal to a fresh run's; re-run 0 statements`,
+      }
     })
   })
 
   test('after a kill at any statement no lent membership is left, the next run converges and the one after executes nothing', async () => {
-    await report.measure(`PostgreSQL ${major}: SIGKILL after each statement of an openZro apply (4 databases, app user, pg_trgm), then two applies`, async () => {
-      const started = Date.now()
-      await reset()
-      const before = await adminMemberships()
-      const baseline = await applyKilledAfter(undefined)
-      expect(baseline.run.code, baseline.run.stdout).toBe(0)
-      const total = baseline.statements.length
-      // The run does lend: the admin is neither superuser nor a member of the owner it creates.
-      const lendings = baseline.statements.filter((sql) => /^GRANT .* TO CURRENT_USER/.test(sql)).length
-      expect(lendings).toBeGreaterThan(0)
-      const expected = await catalogState()
-      expect(await adminMemberships()).toEqual(before)
-      const settled = await runDbhook(['apply'], direct())
-      expect(summaryOf(settled), settled.stdout).toMatchObject({ statements: 0 })
-
-      // Kill points at which the killed run held a lent membership: after a GRANT ... TO CURRENT_USER, before its REVOKE.
-      let holding = false
-      const heldAt = baseline.statements.map((sql) => (holding = /^GRANT .* TO CURRENT_USER/.test(sql) || (holding && !/^REVOKE .* FROM CURRENT_USER/.test(sql))))
-      let whileLent = 0
-      let leftOwnedByAdmin = 0
-      for (let k = 0; k < total; k += 1) {
+    await report.measure(
+      `PostgreSQL ${major}: SIGKILL after each statement of an openZro apply (4 databases, app user, pg_trgm), then two applies`,
+      async () => {
+        const started = Date.now()
         await reset()
-        const killed = await applyKilledAfter(k)
-        const at = `killed after statement ${k} of ${total} (next: ${baseline.statements[k]!.replace(/ PASSWORD '.*/, ' PASSWORD …').slice(0, 60)})`
-        expect(killed.killed, at).toBe(true)
-        expect(killed.run.signal, at).toBe('SIGKILL')
-        if (k > 0 && heldAt[k - 1]) whileLent += 1
-        // Its sessions end on the server, and with them any transaction it had open.
-        await sessionsGone()
-        expect(await adminMemberships(), at).toEqual(before)
-        expect(await adminActsAsOwner(), at).toBe(false)
+        const before = await adminMemberships()
+        const baseline = await applyKilledAfter(undefined)
+        expect(baseline.run.code, baseline.run.stdout).toBe(0)
+        const total = baseline.statements.length
+        // The run does lend: the admin is neither superuser nor a member of the owner it creates.
+        const lendings = baseline.statements.filter((sql) => /^GRANT .* TO CURRENT_USER/.test(sql)).length
+        expect(lendings).toBeGreaterThan(0)
+        const expected = await catalogState()
+        expect(await adminMemberships()).toEqual(before)
+        const settled = await runDbhook(['apply'], direct())
+        expect(summaryOf(settled), settled.stdout).toMatchObject({ statements: 0 })
 
-        const second = await runDbhook(['apply'], direct())
-        expect(second.code, `${at}: ${second.stdout}`).toBe(0)
-        expect(await catalogState(), at).toEqual(expected)
-        expect(await adminMemberships(), at).toEqual(before)
-        const third = await runDbhook(['apply'], direct())
-        expect(summaryOf(third), `${at}: ${third.stdout}`).toMatchObject({ statements: 0 })
-        if (summaryOf(second)!.databases.some((d) => d.result === 'owner-fixed')) leftOwnedByAdmin += 1
-      }
-      expect(whileLent).toBeGreaterThan(0)
-      const took = Date.now() - started
-      return {
-        runs: 2 + total * 3,
-        figures:
-          `${total} kill points (after each statement of the apply; ${whileLent} while a lent membership was held); after each: no membership of the admin left, ` +
-          `the second apply exit 0 with the uninterrupted run's catalog state (handing over databases the kill left owned by the admin after ${leftOwnedByAdmin} of them), ` +
-          `the third 0 statements; ${ms(took)} in all, ${ms(took / total)} per kill point`,
-      }
-    })
+        // Kill points at which the killed run held a lent membership: after a GRANT ... TO CURRENT_USER, before its REVOKE.
+        let holding = false
+        const heldAt = baseline.statements.map(
+          (sql) => (holding = /^GRANT .* TO CURRENT_USER/.test(sql) || (holding && !/^REVOKE .* FROM CURRENT_USER/.test(sql))),
+        )
+        let whileLent = 0
+        let leftOwnedByAdmin = 0
+        for (let k = 0; k < total; k += 1) {
+          await reset()
+          const killed = await applyKilledAfter(k)
+          const at = `killed after statement ${k} of ${total} (next: ${baseline.statements[k]!.replace(/ PASSWORD '.*/, ' PASSWORD …').slice(0, 60)})`
+          expect(killed.killed, at).toBe(true)
+          expect(killed.run.signal, at).toBe('SIGKILL')
+          if (k > 0 && heldAt[k - 1]) whileLent += 1
+          // Its sessions end on the server, and with them any transaction it had open.
+          await sessionsGone()
+          expect(await adminMemberships(), at).toEqual(before)
+          expect(await adminActsAsOwner(), at).toBe(false)
+
+          const second = await runDbhook(['apply'], direct())
+          expect(second.code, `${at}: ${second.stdout}`).toBe(0)
+          expect(await catalogState(), at).toEqual(expected)
+          expect(await adminMemberships(), at).toEqual(before)
+          const third = await runDbhook(['apply'], direct())
+          expect(summaryOf(third), `${at}: ${third.stdout}`).toMatchObject({ statements: 0 })
+          if (summaryOf(second)!.databases.some((d) => d.result === 'owner-fixed')) leftOwnedByAdmin += 1
+        }
+        expect(whileLent).toBeGreaterThan(0)
+        const took = Date.now() - started
+        return {
+          runs: 2 + total * 3,
+          figures:
+            `${total} kill points (after each statement of the apply; ${whileLent} while a lent membership was held); after each: no membership of the admin left, ` +
+            `the second apply exit 0 with the uninterrupted run's catalog state (handing over databases the kill left owned by the admin after ${leftOwnedByAdmin} of them), ` +
+            `the third 0 statements; ${ms(took)} in all, ${ms(took / total)} per kill point`,
+        }
+      },
+    )
   }, 1_800_000)
 })

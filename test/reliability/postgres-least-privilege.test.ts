@@ -5,7 +5,11 @@ import { leastPrivilegeMajors } from './helpers.ts'
 import { ReliabilityReport } from './report.ts'
 
 const majors = leastPrivilegeMajors()
-const report = new ReliabilityReport('30-postgres-least-privilege', 'PostgreSQL: least privilege (admin with CREATEDB and CREATEROLE, never superuser)', 30)
+const report = new ReliabilityReport(
+  '30-postgres-least-privilege',
+  'PostgreSQL: least privilege (admin with CREATEDB and CREATEROLE, never superuser)',
+  30,
+)
 report.server = `PostgreSQL ${majors.join(' and ')}`
 
 afterAll(async () => {

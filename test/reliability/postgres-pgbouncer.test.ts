@@ -16,7 +16,8 @@ const report = new ReliabilityReport('25-postgres-pgbouncer', 'PostgreSQL behind
 const advisoryLocks = async (server: PostgresServer) =>
   (await server.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'"))[0]!.n
 
-const lockLine = (run: RunResult) => run.logs.find((line) => typeof line.msg === 'string' && line.msg.includes('the provisioning lock is held in a transaction'))
+const lockLine = (run: RunResult) =>
+  run.logs.find((line) => typeof line.msg === 'string' && line.msg.includes('the provisioning lock is held in a transaction'))
 
 describe(`PostgreSQL ${major} behind PgBouncer`, () => {
   let server: PostgresServer
@@ -29,9 +30,9 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
     admin = await leastPrivilegeAdmin(server)
     report.server = `PostgreSQL ${major}, PgBouncer 1.18`
     report.description = [
-      'Debian\'s PgBouncer in front of the server, SCRAM logins checked against the server\'s own verifiers.',
+      "Debian's PgBouncer in front of the server, SCRAM logins checked against the server's own verifiers.",
       'The choice: dbhook works through transaction pooling rather than refusing it. Unless the server provably sees',
-      'dbhook\'s own socket (the client address and port it reports are the socket\'s), the provisioning lock is',
+      "dbhook's own socket (the client address and port it reports are the socket's), the provisioning lock is",
       '`pg_advisory_xact_lock` in a transaction held open on a connection of its own, polled so that waiting runs pin no',
       'server connection; PgBouncer cannot move an open transaction, and ends it when its client goes away. Role',
       'settings are `SET LOCAL ROLE` inside the transaction of their statements. Pooling per transaction is reported',
@@ -91,7 +92,11 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
     for (const db of dbs) {
       // pg_trgm is trusted, so dbhook creates it as the owner: the owner owns it only if the role setting and the
       // CREATE EXTENSION ran on the same server backend.
-      const ext = await server.query<{ owner: string }>("SELECT extowner::regrole::text AS owner FROM pg_extension WHERE extname = 'pg_trgm'", [], { database: db })
+      const ext = await server.query<{ owner: string }>(
+        "SELECT extowner::regrole::text AS owner FROM pg_extension WHERE extname = 'pg_trgm'",
+        [],
+        { database: db },
+      )
       expect(ext, `${db}: pg_trgm created as the owner`).toEqual([{ owner }])
     }
     if (who.user !== server.superuser) expect(await canActAs(server, who.user, owner)).toBe(false)
@@ -105,7 +110,13 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
   test('a session advisory lock taken through transaction pooling outlives its client: the hazard dbhook avoids', async () => {
     await report.measure('hazard: pg_advisory_lock through transaction pooling, client gone', async () => {
       const pool = await bouncer('transaction')
-      const client = new pg.Client({ host: pool.host, port: pool.port, user: server.superuser, password: server.password, database: 'postgres' })
+      const client = new pg.Client({
+        host: pool.host,
+        port: pool.port,
+        user: server.superuser,
+        password: server.password,
+        database: 'postgres',
+      })
       await client.connect()
       await client.query('SELECT pg_advisory_lock(4242)')
       await client.end()
@@ -131,7 +142,10 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
         expect(lockLine(solo)).toMatchObject({ pooledPerTransaction: mode === 'transaction' })
         const figures: string[] = []
         for (const who of [superuser(server), admin]) figures.push(`${who.label}: ${await raceThrough(pool, who)}`)
-        return { runs: 34, figures: `one run: detected ${mode === 'transaction' ? 'pooling per transaction' : 'no pooling per transaction'}; ${figures.join('; ')}` }
+        return {
+          runs: 34,
+          figures: `one run: detected ${mode === 'transaction' ? 'pooling per transaction' : 'no pooling per transaction'}; ${figures.join('; ')}`,
+        }
       })
     })
   }
@@ -140,7 +154,12 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
     const log = await server.log()
     const local = (log.match(/statement: SET LOCAL ROLE/g) ?? []).length
     const bare = (log.match(/statement: SET ROLE/g) ?? []).length
-    report.note({ name: 'role settings in the server log of all runs above', runs: 1, outcome: bare === 0 && local > 0 ? 'pass' : 'FAIL', figures: `${local} SET LOCAL ROLE, ${bare} SET ROLE` })
+    report.note({
+      name: 'role settings in the server log of all runs above',
+      runs: 1,
+      outcome: bare === 0 && local > 0 ? 'pass' : 'FAIL',
+      figures: `${local} SET LOCAL ROLE, ${bare} SET ROLE`,
+    })
     expect(local).toBeGreaterThan(0)
     expect(bare).toBe(0)
   })
@@ -150,7 +169,14 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
       const pool = await bouncer('statement')
       const db = unique('pgb_statement')
       const before = await databaseNames(server)
-      const run = await runDbhook(['apply'], through(pool, superuser(server), { DBHOOK_DATABASES: db, DBHOOK_OWNER: unique('pgb_statement_owner'), DBHOOK_OWNER_PASSWORD: 'statement-owner-pw' }))
+      const run = await runDbhook(
+        ['apply'],
+        through(pool, superuser(server), {
+          DBHOOK_DATABASES: db,
+          DBHOOK_OWNER: unique('pgb_statement_owner'),
+          DBHOOK_OWNER_PASSWORD: 'statement-owner-pw',
+        }),
+      )
       expect(run.code, run.stdout).toBe(78)
       expect(run.terminationMessage).toContain('DBHOOK_HOST')
       expect(run.terminationMessage).toContain('per statement')
@@ -163,7 +189,14 @@ describe(`PostgreSQL ${major} behind PgBouncer`, () => {
   test('a password PgBouncer refuses exits 77 at once, not 69 at the deadline', async () => {
     await report.measure('wrong password through PgBouncer', async () => {
       const pool = await bouncer('transaction')
-      const run = await runDbhook(['apply'], through(pool, { ...superuser(server), password: 'not-the-password-7' }, { DBHOOK_DATABASES: unique('pgb_auth'), DBHOOK_WAIT_TIMEOUT: '20s' }))
+      const run = await runDbhook(
+        ['apply'],
+        through(
+          pool,
+          { ...superuser(server), password: 'not-the-password-7' },
+          { DBHOOK_DATABASES: unique('pgb_auth'), DBHOOK_WAIT_TIMEOUT: '20s' },
+        ),
+      )
       expect(run.code, run.stdout).toBe(77)
       expect(run.terminationMessage).toContain('DBHOOK_ADMIN_PASSWORD')
       expect(run.durationMs).toBeLessThan(10_000)

@@ -7,7 +7,11 @@ import { newestMajor, restartPostgres } from './helpers.ts'
 import { ms, ReliabilityReport } from './report.ts'
 
 const major = newestMajor()
-const report = new ReliabilityReport('22-postgres-restart', 'PostgreSQL: server restarted (pg_ctl restart -m fast) in the middle of apply', 22)
+const report = new ReliabilityReport(
+  '22-postgres-restart',
+  'PostgreSQL: server restarted (pg_ctl restart -m fast) in the middle of apply',
+  22,
+)
 
 const databaseCount = 32
 
@@ -40,13 +44,17 @@ async function snapshot(server: PostgresServer, names: Names): Promise<string> {
   )
   const databases = []
   for (const db of names.dbs) {
-    const [row] = await server.query('SELECT pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname = $1', [db])
+    const [row] = await server.query('SELECT pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname = $1', [
+      db,
+    ])
     const inside = async (sql: string) => server.query(sql, [], { database: db })
     databases.push({
       ...row,
       public: await inside("SELECT nspowner::regrole::text AS owner, nspacl::text AS acl FROM pg_namespace WHERE nspname = 'public'"),
       extensions: await inside("SELECT extname, extowner::regrole::text AS owner FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1"),
-      defaults: await inside('SELECT defaclrole::regrole::text AS role, defaclnamespace, defaclobjtype, defaclacl::text AS acl FROM pg_default_acl ORDER BY 1, 2, 3'),
+      defaults: await inside(
+        'SELECT defaclrole::regrole::text AS role, defaclnamespace, defaclobjtype, defaclacl::text AS acl FROM pg_default_acl ORDER BY 1, 2, 3',
+      ),
       triggers: await inside('SELECT evtname, evtenabled, evtfoid::regprocedure::text AS fn FROM pg_event_trigger ORDER BY 1'),
       functions: await inside(
         "SELECT proname, proowner::regrole::text AS owner, proacl::text AS acl FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'dbhook%' ORDER BY 1",
@@ -54,7 +62,11 @@ async function snapshot(server: PostgresServer, names: Names): Promise<string> {
     })
   }
   let text = JSON.stringify({ roles, memberships, databases })
-  const tokens: [string, string][] = [[names.owner, 'OWNER'], [names.app, 'APP'], ...names.dbs.map((db, i): [string, string] => [db, `DB${i}`])]
+  const tokens: [string, string][] = [
+    [names.owner, 'OWNER'],
+    [names.app, 'APP'],
+    ...names.dbs.map((db, i): [string, string] => [db, `DB${i}`]),
+  ]
   for (const [name, token] of tokens.sort((a, b) => b[0].length - a[0].length)) text = text.split(name).join(token)
   return text
 }
@@ -109,7 +121,11 @@ describe(`PostgreSQL ${major} restarted while apply runs`, () => {
    * after, so the restart falls at that point of the run however loaded the machine is, instead of racing a
    * run that may finish its last statements before pg_ctl has stopped anything.
    */
-  async function applyWithRestart(names: Names, when: (output: string) => boolean, target?: { host: string; port: number }): Promise<{ run: RunResult; restartMs: number }> {
+  async function applyWithRestart(
+    names: Names,
+    when: (output: string) => boolean,
+    target?: { host: string; port: number },
+  ): Promise<{ run: RunResult; restartMs: number }> {
     let output = ''
     let pid = 0
     let restart: Promise<number> | undefined
@@ -168,7 +184,10 @@ describe(`PostgreSQL ${major} restarted while apply runs`, () => {
         const { run, restartMs } = await applyWithRestart(names, when)
         figures.push(`${label}: ${await expectRecovered(names, run)} (restart took ${ms(restartMs)})`)
       }
-      return { runs: points.length * 2, figures: `reference run ${referenceStatements} statements; ${figures.join('; ')}; every end state equal to the uninterrupted run's, every re-run 0 statements` }
+      return {
+        runs: points.length * 2,
+        figures: `reference run ${referenceStatements} statements; ${figures.join('; ')}; every end state equal to the uninterrupted run's, every re-run 0 statements`,
+      }
     })
   }, 900_000)
 
@@ -176,8 +195,15 @@ describe(`PostgreSQL ${major} restarted while apply runs`, () => {
     await report.measure('restart behind PgBouncer (pool_mode=transaction), half-way', async () => {
       bouncer = await startPgBouncer(server, { mode: 'transaction', users: [server.superuser] })
       const names = freshNames()
-      const { run, restartMs } = await applyWithRestart(names, (output) => statementsLogged(output) >= Math.floor(referenceStatements / 2), bouncer)
-      return { runs: 2, figures: `${await expectRecovered(names, run, bouncer)} (restart took ${ms(restartMs)}; PgBouncer's server_login_retry is 15 s)` }
+      const { run, restartMs } = await applyWithRestart(
+        names,
+        (output) => statementsLogged(output) >= Math.floor(referenceStatements / 2),
+        bouncer,
+      )
+      return {
+        runs: 2,
+        figures: `${await expectRecovered(names, run, bouncer)} (restart took ${ms(restartMs)}; PgBouncer's server_login_retry is 15 s)`,
+      }
     })
   }, 300_000)
 })

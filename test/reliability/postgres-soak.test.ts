@@ -25,7 +25,11 @@ describe(`PostgreSQL ${major}: a soak`, () => {
     await report.measure('soak: 200 consecutive applies', async () => {
       const owner = unique('soak_owner')
       const dbs = ['openzro', 'flow', 'activity', 'dex'].map((n) => `${unique('soak')}_${n}`)
-      const env = server.env(server.superuser, server.password, { DBHOOK_OWNER: owner, DBHOOK_OWNER_PASSWORD: 'soak-owner-password', DBHOOK_DATABASES: dbs.join(',') })
+      const env = server.env(server.superuser, server.password, {
+        DBHOOK_OWNER: owner,
+        DBHOOK_OWNER_PASSWORD: 'soak-owner-password',
+        DBHOOK_DATABASES: dbs.join(','),
+      })
       const backendsBefore = (await server.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity')).at(0)?.n
       const durations: number[] = []
       let sessionWaits = 0

@@ -49,7 +49,14 @@ export class ReliabilityReport {
       const { runs, figures } = await body()
       this.rows.push({ name, runs, outcome: 'pass', figures })
     } catch (error) {
-      this.rows.push({ name, runs: 0, outcome: 'FAILED', figures: String((error as Error)?.message ?? error).split('\n')[0]!.slice(0, 160) })
+      this.rows.push({
+        name,
+        runs: 0,
+        outcome: 'FAILED',
+        figures: String((error as Error)?.message ?? error)
+          .split('\n')[0]!
+          .slice(0, 160),
+      })
       throw error
     }
   }
@@ -62,7 +69,14 @@ export class ReliabilityReport {
   async write(): Promise<void> {
     if (this.rows.length === 0) return
     await mkdir(sectionsDir, { recursive: true })
-    const section: Section = { order: this.order, title: this.title, server: this.server, finishedAt: new Date().toISOString(), description: this.description || undefined, rows: this.rows }
+    const section: Section = {
+      order: this.order,
+      title: this.title,
+      server: this.server,
+      finishedAt: new Date().toISOString(),
+      description: this.description || undefined,
+      rows: this.rows,
+    }
     await writeFile(join(sectionsDir, `${this.slug}.json`), `${JSON.stringify(section, null, 2)}\n`)
     await withLock(async () => {
       const sections: Section[] = []
@@ -103,7 +117,7 @@ function render(sections: Section[]): string {
     '',
     'Written by the test run (`test/reliability/*.test.ts`, each file adds its section through',
     '`test/reliability/report.ts`); do not edit by hand. Every case runs the built `dist/dbhook.mjs` against real',
-    'servers; faults go through a loopback TCP proxy (`test/support/tcp-proxy.ts`). Every run\'s stdout, stderr and',
+    "servers; faults go through a loopback TCP proxy (`test/support/tcp-proxy.ts`). Every run's stdout, stderr and",
     'termination message is scanned for every password the suite used (`test/support/dbhook.ts`); one occurrence',
     'fails the run.',
     '',

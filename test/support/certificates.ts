@@ -127,23 +127,72 @@ async function selfSignedCa(dir: string, name: string, commonName: string): Prom
 async function selfSignedLeaf(dir: string, name: string, commonName: string, extensions: string): Promise<CertificatePair> {
   const config = await writeConfig(dir, name, extensions.replace('authorityKeyIdentifier = keyid', ''))
   await openssl([
-    'req', '-x509', ...newKey, '-config', config, '-extensions', 'ext', '-subj', `/CN=${commonName}`, '-days', days,
-    '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`),
+    'req',
+    '-x509',
+    ...newKey,
+    '-config',
+    config,
+    '-extensions',
+    'ext',
+    '-subj',
+    `/CN=${commonName}`,
+    '-days',
+    days,
+    '-keyout',
+    join(dir, `${name}.key`),
+    '-out',
+    join(dir, `${name}.crt`),
   ])
   return pair(dir, name)
 }
 
-async function signedLeaf(dir: string, name: string, commonName: string, issuer: CertificatePair, extensions: string): Promise<CertificatePair> {
+async function signedLeaf(
+  dir: string,
+  name: string,
+  commonName: string,
+  issuer: CertificatePair,
+  extensions: string,
+): Promise<CertificatePair> {
   const config = await writeConfig(dir, name, extensions)
   const csr = join(dir, `${name}.csr`)
-  await openssl(['req', '-new', ...newKey, '-config', config, '-subj', `/CN=${commonName}`, '-keyout', join(dir, `${name}.key`), '-out', csr])
   await openssl([
-    'x509', '-req', '-in', csr, '-CA', issuer.certFile, '-CAkey', issuer.keyFile, '-set_serial', `0x${randomSerial()}`,
-    '-days', days, '-extfile', config, '-extensions', 'ext', '-out', join(dir, `${name}.crt`),
+    'req',
+    '-new',
+    ...newKey,
+    '-config',
+    config,
+    '-subj',
+    `/CN=${commonName}`,
+    '-keyout',
+    join(dir, `${name}.key`),
+    '-out',
+    csr,
+  ])
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    issuer.certFile,
+    '-CAkey',
+    issuer.keyFile,
+    '-set_serial',
+    `0x${randomSerial()}`,
+    '-days',
+    days,
+    '-extfile',
+    config,
+    '-extensions',
+    'ext',
+    '-out',
+    join(dir, `${name}.crt`),
   ])
   return pair(dir, name)
 }
 
 function randomSerial(): string {
-  return Array.from({ length: 16 }, () => Math.floor(Math.random() * 16).toString(16)).join('').replace(/^0/, '1')
+  return Array.from({ length: 16 }, () => Math.floor(Math.random() * 16).toString(16))
+    .join('')
+    .replace(/^0/, '1')
 }

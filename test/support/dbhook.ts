@@ -38,7 +38,11 @@ export function holdsSecret(text: string): boolean {
  * termination message (written to a temporary file unless `env` names one). Passwords in `env` are remembered;
  * the run is rejected when stdout, stderr or the termination message holds any password used so far.
  */
-export function runDbhook(args: string[], env: Record<string, string>, options: { timeoutMs?: number; onSpawn?: (pid: number) => void; onStdout?: (chunk: string) => void } = {}): Promise<RunResult> {
+export function runDbhook(
+  args: string[],
+  env: Record<string, string>,
+  options: { timeoutMs?: number; onSpawn?: (pid: number) => void; onStdout?: (chunk: string) => void } = {},
+): Promise<RunResult> {
   for (const [name, value] of Object.entries(env)) if (/PASSWORD$/.test(name) && value) usedSecrets.add(value)
   const started = Date.now()
   const scratch = env.DBHOOK_TERMINATION_LOG === undefined ? mkdtempSync(join(tmpdir(), 'dbhook-run-')) : undefined
@@ -78,7 +82,11 @@ export function runDbhook(args: string[], env: Record<string, string>, options: 
       }
       if (scratch) rmSync(scratch, { recursive: true, force: true })
       const result = { code, signal, stdout, stderr, durationMs: Date.now() - started, logs, terminationMessage }
-      for (const [where, text] of [['stdout', stdout], ['stderr', stderr], ['termination message', terminationMessage]] as const) {
+      for (const [where, text] of [
+        ['stdout', stdout],
+        ['stderr', stderr],
+        ['termination message', terminationMessage],
+      ] as const) {
         if (holdsSecret(text)) {
           reject(new Error(`a password used by the tests appeared in dbhook's ${where} for ${args.join(' ') || 'apply'}`))
           return
@@ -90,6 +98,8 @@ export function runDbhook(args: string[], env: Record<string, string>, options: 
 }
 
 /** The summary record of an apply run, or undefined. */
-export function summaryOf(result: RunResult): { databases: { key: string; name: string; result: string }[]; statements: number } | undefined {
+export function summaryOf(
+  result: RunResult,
+): { databases: { key: string; name: string; result: string }[]; statements: number } | undefined {
   return result.logs.find((line) => line.summary === true) as never
 }

@@ -31,7 +31,11 @@ export interface MariadbServer {
   readonly tls: boolean
   readonly certificates?: TestCertificates
   /** Runs SQL (placeholders filled by mysql2) as the admin, or as `user`, over TCP; returns the rows. */
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: { user?: string; password?: string; database?: string }): Promise<T[]>
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: { user?: string; password?: string; database?: string },
+  ): Promise<T[]>
   /** Environment for dbhook that reaches this server as `user`. */
   env(user: string, password: string, extra?: Record<string, string>): Record<string, string>
   /** The general query log so far (every statement the server received), when started with `generalLog`. */
@@ -52,21 +56,79 @@ export interface MariadbOptions {
 export async function makeCertificates(dir: string): Promise<TestCertificates> {
   const file = (name: string) => join(dir, name)
   const openssl = (...args: string[]) => execFile('openssl', args)
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dbhook test CA', '-keyout', file('ca.key'), '-out', file('ca.pem'))
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dbhook other CA', '-keyout', file('other-ca.key'), '-out', file('other-ca.pem'))
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=dbhook test CA',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+  )
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=dbhook other CA',
+    '-keyout',
+    file('other-ca.key'),
+    '-out',
+    file('other-ca.pem'),
+  )
   await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr'))
   await writeFile(file('server.ext'), 'subjectAltName = DNS:localhost\nbasicConstraints = CA:FALSE\n')
-  await openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('server.ext'), '-out', file('server.pem'))
-  return { dir, caFile: file('ca.pem'), serverCertFile: file('server.pem'), serverKeyFile: file('server.key'), otherCaFile: file('other-ca.pem') }
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('server.ext'),
+    '-out',
+    file('server.pem'),
+  )
+  return {
+    dir,
+    caFile: file('ca.pem'),
+    serverCertFile: file('server.pem'),
+    serverKeyFile: file('server.key'),
+    otherCaFile: file('other-ca.pem'),
+  }
 }
 
 /** The path of a MariaDB program: on PATH, or in /usr/sbin where Debian puts mariadbd. */
 async function findTool(name: string): Promise<string> {
   for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin']) {
     const path = join(dir, name)
-    if (await access(path, constants.X_OK).then(() => true, () => false)) return path
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path
   }
-  throw new Error(`${name} is not installed: the MySQL/MariaDB tests need Debian's mariadb-server and mariadb-client (apt-get install mariadb-server mariadb-client; .ci/setup.d/30-mariadb.sh does so in CI)`)
+  throw new Error(
+    `${name} is not installed: the MySQL/MariaDB tests need Debian's mariadb-server and mariadb-client (apt-get install mariadb-server mariadb-client; .ci/setup.d/30-mariadb.sh does so in CI)`,
+  )
 }
 
 /**
@@ -84,7 +146,11 @@ export async function startMariadb(options: MariadbOptions = {}): Promise<Mariad
   }
 }
 
-async function startIn(root: string, options: MariadbOptions, tools: { mariadbd: string; installDb: string; client: string }): Promise<MariadbServer> {
+async function startIn(
+  root: string,
+  options: MariadbOptions,
+  tools: { mariadbd: string; installDb: string; client: string },
+): Promise<MariadbServer> {
   const { mariadbd, installDb, client } = tools
   const dataDir = join(root, 'data')
   const socket = join(root, 'mysqld.sock')
@@ -93,9 +159,21 @@ async function startIn(root: string, options: MariadbOptions, tools: { mariadbd:
   // A private tmpdir: servers bootstrapping at the same time must not touch each other's temporary tables.
   const tmp = join(root, 'tmp')
   await mkdir(tmp)
-  await execFile(installDb, ['--no-defaults', '--user=root', `--datadir=${dataDir}`, `--tmpdir=${tmp}`, '--skip-test-db', '--skip-name-resolve', '--auth-root-authentication-method=socket'], {
-    maxBuffer: 16 * 1024 * 1024,
-  })
+  await execFile(
+    installDb,
+    [
+      '--no-defaults',
+      '--user=root',
+      `--datadir=${dataDir}`,
+      `--tmpdir=${tmp}`,
+      '--skip-test-db',
+      '--skip-name-resolve',
+      '--auth-root-authentication-method=socket',
+    ],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  )
   const certificates = options.tls ? await makeCertificates(root) : undefined
   const port = await freePort()
   const args = [
@@ -115,7 +193,9 @@ async function startIn(root: string, options: MariadbOptions, tools: { mariadbd:
     '--innodb-flush-log-at-trx-commit=0',
     '--max-connections=300',
     ...(options.generalLog ? ['--general-log=1', `--general-log-file=${generalLogFile}`] : []),
-    ...(certificates ? [`--ssl-ca=${certificates.caFile}`, `--ssl-cert=${certificates.serverCertFile}`, `--ssl-key=${certificates.serverKeyFile}`] : ['--skip-ssl']),
+    ...(certificates
+      ? [`--ssl-ca=${certificates.caFile}`, `--ssl-cert=${certificates.serverCertFile}`, `--ssl-key=${certificates.serverKeyFile}`]
+      : ['--skip-ssl']),
   ]
   const child: ChildProcess = spawn(mariadbd, args, { stdio: 'ignore', detached: false })
   let exited: string | undefined
@@ -146,7 +226,16 @@ async function startIn(root: string, options: MariadbOptions, tools: { mariadbd:
     '-e',
     `CREATE USER '${admin}'@'127.0.0.1' IDENTIFIED BY ${escapedPassword}; GRANT ALL PRIVILEGES ON *.* TO '${admin}'@'127.0.0.1' WITH GRANT OPTION; CREATE USER '${admin}'@'localhost' IDENTIFIED BY ${escapedPassword}; GRANT ALL PRIVILEGES ON *.* TO '${admin}'@'localhost' WITH GRANT OPTION;`,
   ])
-  const { stdout: version } = await execFile(client, ['--no-defaults', `--socket=${socket}`, '-u', 'root', '-N', '-B', '-e', 'SELECT VERSION()'])
+  const { stdout: version } = await execFile(client, [
+    '--no-defaults',
+    `--socket=${socket}`,
+    '-u',
+    'root',
+    '-N',
+    '-B',
+    '-e',
+    'SELECT VERSION()',
+  ])
 
   const server: MariadbServer = {
     host: '127.0.0.1',

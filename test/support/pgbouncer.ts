@@ -40,11 +40,17 @@ const runAsRoot = process.getuid?.() === 0
  * proof, no plaintext anywhere). PgBouncer refuses to run as root: as root it runs as the postgres OS user.
  */
 export async function startPgBouncer(server: PostgresServer, options: PgBouncerOptions): Promise<PgBouncer> {
-  if (!existsSync(pgbouncerBinary)) throw new Error(`${pgbouncerBinary} is missing: install Debian's pgbouncer (.ci/setup.d/35-pgbouncer.sh does)`)
+  if (!existsSync(pgbouncerBinary))
+    throw new Error(`${pgbouncerBinary} is missing: install Debian's pgbouncer (.ci/setup.d/35-pgbouncer.sh does)`)
   const dir = await mkdtemp(join(tmpdir(), 'dbhook-pgbouncer-'))
-  const rows = await server.query<{ rolname: string; rolpassword: string | null }>('SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)', [options.users])
+  const rows = await server.query<{ rolname: string; rolpassword: string | null }>(
+    'SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1)',
+    [options.users],
+  )
   const quoted = (value: string) => `"${value.replace(/"/g, '""')}"`
-  await writeFile(join(dir, 'userlist.txt'), rows.map((r) => `${quoted(r.rolname)} ${quoted(r.rolpassword ?? '')}\n`).join(''), { mode: 0o600 })
+  await writeFile(join(dir, 'userlist.txt'), rows.map((r) => `${quoted(r.rolname)} ${quoted(r.rolpassword ?? '')}\n`).join(''), {
+    mode: 0o600,
+  })
   const port = await freePort()
   const ini = [
     '[databases]',
@@ -67,7 +73,9 @@ export async function startPgBouncer(server: PostgresServer, options: PgBouncerO
     const { uid, gid } = postgresUser()
     for (const name of ['', 'userlist.txt', 'pgbouncer.ini']) await chown(join(dir, name), uid, gid)
   }
-  const [command, args] = runAsRoot ? ['runuser', ['-u', 'postgres', '--', pgbouncerBinary, '-d', join(dir, 'pgbouncer.ini')]] : [pgbouncerBinary, ['-d', join(dir, 'pgbouncer.ini')]]
+  const [command, args] = runAsRoot
+    ? ['runuser', ['-u', 'postgres', '--', pgbouncerBinary, '-d', join(dir, 'pgbouncer.ini')]]
+    : [pgbouncerBinary, ['-d', join(dir, 'pgbouncer.ini')]]
   await execFile(command, args as string[])
   const log = () => readFile(join(dir, 'pgbouncer.log'), 'utf8').catch(() => '')
   await waitForPort(port, log)
@@ -117,6 +125,7 @@ async function waitForPort(port: number, log: () => Promise<string>): Promise<vo
 function postgresUser(): { uid: number; gid: number } {
   const uid = Number(spawnSync('id', ['-u', 'postgres']).stdout.toString().trim())
   const gid = Number(spawnSync('id', ['-g', 'postgres']).stdout.toString().trim())
-  if (!Number.isInteger(uid) || uid === 0) throw new Error('tests run as root need an OS user named postgres (PgBouncer refuses to run as root)')
+  if (!Number.isInteger(uid) || uid === 0)
+    throw new Error('tests run as root need an OS user named postgres (PgBouncer refuses to run as root)')
   return { uid, gid }
 }

@@ -59,7 +59,9 @@ function controlled(server: PostgresServer): ControlledServer {
  * stopped primary (PostgreSQL's file-system-level backup), with standby.signal and a primary_conninfo.
  */
 export async function startReplicatedPair(major: number): Promise<ReplicatedPair> {
-  const primaryServer = await startPostgres(major, { conf: ['wal_level = replica', 'max_wal_senders = 5', 'wal_keep_size = 64MB', 'hot_standby = on'] })
+  const primaryServer = await startPostgres(major, {
+    conf: ['wal_level = replica', 'max_wal_senders = 5', 'wal_keep_size = 64MB', 'hot_standby = on'],
+  })
   const primary = controlled(primaryServer)
   await primary.halt()
   const root = await mkdtemp(join(tmpdir(), `dbhook-pg${major}-standby-`))
@@ -91,7 +93,13 @@ export async function startReplicatedPair(major: number): Promise<ReplicatedPair
   await pgCtl(major, ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile])
 
   const query: PostgresServer['query'] = async (sql, params = [], opts = {}) => {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: opts.user ?? 'postgres', password: opts.password ?? primary.password, database: opts.database ?? 'postgres' })
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: opts.user ?? 'postgres',
+      password: opts.password ?? primary.password,
+      database: opts.database ?? 'postgres',
+    })
     await client.connect()
     try {
       return (await client.query(sql, params)).rows

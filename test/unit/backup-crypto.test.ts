@@ -6,7 +6,14 @@ import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { verifySidecar, writeSidecar } from '../../src/backup/backup-checksum.ts'
-import { BackupAuthenticationError, decryptingStream, encryptedHeaderBytes, encryptingStream, isEncryptedBackup, parseBackupKey } from '../../src/backup/backup-crypto.ts'
+import {
+  BackupAuthenticationError,
+  decryptingStream,
+  encryptedHeaderBytes,
+  encryptingStream,
+  isEncryptedBackup,
+  parseBackupKey,
+} from '../../src/backup/backup-crypto.ts'
 import { compareCounts } from '../../src/commands/drill.ts'
 import { checkMysqlDump } from '../../src/engines/mysql/mysql-backup.ts'
 
@@ -52,8 +59,14 @@ describe('AES-256-GCM backup encryption', () => {
 
   const damaged = [
     { name: 'another key', change: (data: Buffer) => data, key: randomBytes(32) },
-    { name: 'a flipped byte in the body', change: (data: Buffer) => Buffer.concat([data.subarray(0, 5000), Buffer.from([data[5000]! ^ 1]), data.subarray(5001)]) },
-    { name: 'a flipped nonce byte', change: (data: Buffer) => Buffer.concat([data.subarray(0, 12), Buffer.from([data[12]! ^ 1]), data.subarray(13)]) },
+    {
+      name: 'a flipped byte in the body',
+      change: (data: Buffer) => Buffer.concat([data.subarray(0, 5000), Buffer.from([data[5000]! ^ 1]), data.subarray(5001)]),
+    },
+    {
+      name: 'a flipped nonce byte',
+      change: (data: Buffer) => Buffer.concat([data.subarray(0, 12), Buffer.from([data[12]! ^ 1]), data.subarray(13)]),
+    },
     { name: 'a truncated file', change: (data: Buffer) => data.subarray(0, data.length - 1000) },
     { name: 'a file cut inside the header', change: (data: Buffer) => data.subarray(0, 15) },
     { name: 'a plaintext file', change: () => plaintext },
@@ -115,7 +128,9 @@ describe('files on disk', () => {
     await writeFile(manifest, '{ }')
     await expect(verifySidecar(file, true)).rejects.toThrow(`backup ${file}: ${manifest} is damaged or truncated`)
     await rm(manifest)
-    await expect(verifySidecar(file, true)).rejects.toThrow(`backup ${file} is incomplete: ${manifest}, which its sidecar lists, does not exist`)
+    await expect(verifySidecar(file, true)).rejects.toThrow(
+      `backup ${file} is incomplete: ${manifest}, which its sidecar lists, does not exist`,
+    )
   })
 
   test('an encrypted backup is told apart by its magic', async () => {
@@ -128,9 +143,12 @@ describe('files on disk', () => {
 })
 
 describe('dump checks', () => {
-  const complete = '/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n--\nINSERT INTO t VALUES (1);\n-- Dump completed on 2026-11-23  2:30:00\n'
+  const complete =
+    '/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n--\nINSERT INTO t VALUES (1);\n-- Dump completed on 2026-11-23  2:30:00\n'
   test('a complete MariaDB dump passes, whatever the chunking', async () => {
-    await expect(checkMysqlDump(Readable.from(chunked(Buffer.from(complete.repeat(1).replace('(1)', `(${'1,'.repeat(5000)}1)`)))))).resolves.toBeUndefined()
+    await expect(
+      checkMysqlDump(Readable.from(chunked(Buffer.from(complete.repeat(1).replace('(1)', `(${'1,'.repeat(5000)}1)`))))),
+    ).resolves.toBeUndefined()
     await expect(checkMysqlDump(Readable.from([Buffer.from(complete.split('\n').slice(1).join('\n'))]))).resolves.toBeUndefined()
   })
   test('a dump without its trailer or banner fails', async () => {
@@ -139,12 +157,21 @@ describe('dump checks', () => {
   })
 
   test('row counts are compared table by table, tables on one side only included', () => {
-    const source = new Map([['public.a', 3], ['public.b', 1], ['public.c', 0]])
-    expect(compareCounts(source, new Map(source))).toEqual([])
-    expect(compareCounts(source, new Map([['public.a', 2], ['public.b', 1], ['public.d', 4]]))).toEqual([
-      'public.a: source 3, restored 2',
-      'public.c: source 0, restored missing',
-      'public.d: source missing, restored 4',
+    const source = new Map([
+      ['public.a', 3],
+      ['public.b', 1],
+      ['public.c', 0],
     ])
+    expect(compareCounts(source, new Map(source))).toEqual([])
+    expect(
+      compareCounts(
+        source,
+        new Map([
+          ['public.a', 2],
+          ['public.b', 1],
+          ['public.d', 4],
+        ]),
+      ),
+    ).toEqual(['public.a: source 3, restored 2', 'public.c: source 0, restored missing', 'public.d: source missing, restored 4'])
   })
 })

@@ -1,5 +1,15 @@
 import { describe, expect, test } from 'vitest'
-import { backupFileName, backupsAmong, backupTimestamp, expiredBackups, manifestFileName, newestFinishedBackup, newestGoodBackup, parseBackupTimestamp, parseSidecar } from '../../src/backup/backup-files.ts'
+import {
+  backupFileName,
+  backupsAmong,
+  backupTimestamp,
+  expiredBackups,
+  manifestFileName,
+  newestFinishedBackup,
+  newestGoodBackup,
+  parseBackupTimestamp,
+  parseSidecar,
+} from '../../src/backup/backup-files.ts'
 
 const at = (iso: string) => new Date(iso)
 
@@ -72,13 +82,48 @@ describe('retention', () => {
   const names = (list: { name: string }[]) => list.map((b) => b.name.slice(4, 12))
 
   const cases = [
-    { name: 'keeps seven nightly backups with 7 days', days: [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], bad: [], now: '2026-11-20T02:30:00Z', keep: 7, deleted: ['20261110', '20261111', '20261112', '20261113'] },
+    {
+      name: 'keeps seven nightly backups with 7 days',
+      days: [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+      bad: [],
+      now: '2026-11-20T02:30:00Z',
+      keep: 7,
+      deleted: ['20261110', '20261111', '20261112', '20261113'],
+    },
     { name: 'a backup exactly keepDays old is kept', days: [13, 14], bad: [], now: '2026-11-20T02:00:00Z', keep: 7, deleted: [] },
-    { name: 'a backup a second older than keepDays goes', days: [13, 14], bad: [], now: '2026-11-20T02:00:01Z', keep: 7, deleted: ['20261113'] },
-    { name: 'never deletes the newest good backup, however old', days: [1, 2], bad: [], now: '2026-11-30T00:00:00Z', keep: 7, deleted: ['20261101'] },
-    { name: 'keeps the newest good backup when newer ones are bad', days: [1, 2, 3], bad: [2, 3], now: '2026-11-30T00:00:00Z', keep: 7, deleted: ['20261102', '20261103'] },
+    {
+      name: 'a backup a second older than keepDays goes',
+      days: [13, 14],
+      bad: [],
+      now: '2026-11-20T02:00:01Z',
+      keep: 7,
+      deleted: ['20261113'],
+    },
+    {
+      name: 'never deletes the newest good backup, however old',
+      days: [1, 2],
+      bad: [],
+      now: '2026-11-30T00:00:00Z',
+      keep: 7,
+      deleted: ['20261101'],
+    },
+    {
+      name: 'keeps the newest good backup when newer ones are bad',
+      days: [1, 2, 3],
+      bad: [2, 3],
+      now: '2026-11-30T00:00:00Z',
+      keep: 7,
+      deleted: ['20261102', '20261103'],
+    },
     { name: 'deletes nothing when everything is recent', days: [18, 19, 20], bad: [19], now: '2026-11-20T03:00:00Z', keep: 7, deleted: [] },
-    { name: 'keeps only the last night with 1 day', days: [18, 19, 20], bad: [], now: '2026-11-20T03:00:00Z', keep: 1, deleted: ['20261118', '20261119'] },
+    {
+      name: 'keeps only the last night with 1 day',
+      days: [18, 19, 20],
+      bad: [],
+      now: '2026-11-20T03:00:00Z',
+      keep: 1,
+      deleted: ['20261118', '20261119'],
+    },
   ]
   test.each(cases)('$name', ({ days, bad, now, keep, deleted }) => {
     expect(names(expiredBackups(daily(days, bad), at(now), keep))).toEqual(deleted)

@@ -14,14 +14,26 @@ const inventory = (tables: [string, number][], objects: string[] = [], sequences
 
 describe('the manifest', () => {
   const recorded = inventory(
-    [['public.items', 120], ['app.notes', 2]],
+    [
+      ['public.items', 120],
+      ['app.notes', 2],
+    ],
     ['schema app', 'view public.v', 'function public.f(integer)', 'extension pg_trgm'],
-    [['public.items_id_seq', '120', true, '1'], ['public.down', '-5', true, '-1']],
+    [
+      ['public.items_id_seq', '120', true, '1'],
+      ['public.down', '-5', true, '-1'],
+    ],
   )
 
   test('round-trips through its file format, big sequence values included', () => {
     const big = inventory([['t', 0]], [], [['s', '9223372036854775806', false, '1']])
-    const manifest: Manifest = { database: 'shop', server: 'PostgreSQL 16', snapshotAt: new Date('2026-12-01T02:00:00.123Z'), method: 'snapshot', inventory: big }
+    const manifest: Manifest = {
+      database: 'shop',
+      server: 'PostgreSQL 16',
+      snapshotAt: new Date('2026-12-01T02:00:00.123Z'),
+      method: 'snapshot',
+      inventory: big,
+    }
     const back = parseManifest(serializeManifest(manifest))
     expect(back).toEqual(manifest)
     expect(parseManifest(serializeManifest({ ...manifest, inventory: recorded })).inventory).toEqual(recorded)
@@ -30,22 +42,38 @@ describe('the manifest', () => {
   test.each([
     ['not JSON', 'x'],
     ['another format', '{"format":"x","version":1}'],
-    ['a count that is not one', '{"format":"dbhook-backup-manifest","version":1,"database":"d","server":"s","snapshotAt":"2026-01-01T00:00:00Z","method":"dump","tables":[{"name":"t","rows":-1}],"objects":[],"sequences":[]}'],
+    [
+      'a count that is not one',
+      '{"format":"dbhook-backup-manifest","version":1,"database":"d","server":"s","snapshotAt":"2026-01-01T00:00:00Z","method":"dump","tables":[{"name":"t","rows":-1}],"objects":[],"sequences":[]}',
+    ],
   ])('refuses %s', (_name, text) => {
     expect(() => parseManifest(Buffer.from(text))).toThrow()
   })
 
   test('a restore that holds what the manifest recorded matches; sequences may be further on', () => {
     expect(compareWithManifest(recorded, recorded)).toEqual([])
-    const further = inventory([...recorded.tables], [...recorded.objects], [['public.items_id_seq', '131', true, '1'], ['public.down', '-9', true, '-1']])
+    const further = inventory(
+      [...recorded.tables],
+      [...recorded.objects],
+      [
+        ['public.items_id_seq', '131', true, '1'],
+        ['public.down', '-9', true, '-1'],
+      ],
+    )
     expect(compareWithManifest(recorded, further)).toEqual([])
   })
 
   test('every difference is named: tables, counts, objects, sequences', () => {
     const restored = inventory(
-      [['public.items', 119], ['public.extra', 1]],
+      [
+        ['public.items', 119],
+        ['public.extra', 1],
+      ],
       ['schema app', 'view public.v', 'extension pg_trgm', 'function public.g()'],
-      [['public.items_id_seq', '100', true, '1'], ['public.down', '-5', false, '-1']],
+      [
+        ['public.items_id_seq', '100', true, '1'],
+        ['public.down', '-5', false, '-1'],
+      ],
     )
     expect(compareWithManifest(recorded, restored)).toEqual([
       'table public.items has 119 rows, the manifest 120',
@@ -56,7 +84,10 @@ describe('the manifest', () => {
       'sequence public.items_id_seq is at 100, behind the 120 the manifest recorded',
       'sequence public.down is at -5 (not yet called), behind the -5 the manifest recorded',
     ])
-    expect(compareWithManifest(recorded, inventory([...recorded.tables], [...recorded.objects]))).toEqual(['sequence public.items_id_seq is missing', 'sequence public.down is missing'])
+    expect(compareWithManifest(recorded, inventory([...recorded.tables], [...recorded.objects]))).toEqual([
+      'sequence public.items_id_seq is missing',
+      'sequence public.down is missing',
+    ])
   })
 })
 
@@ -156,15 +187,26 @@ describe('counting a MariaDB dump', () => {
 
 describe('pg_restore around what a non-superuser may not restore', () => {
   test('comments on extensions and event triggers are left out of the list', () => {
-    const lines = ['; Archive', '2; 3079 16389 EXTENSION - pg_trgm ', '3328; 0 0 COMMENT - EXTENSION pg_trgm ', '3500; 3466 16500 EVENT TRIGGER - guard postgres', '218; 1259 16472 TABLE public items own']
+    const lines = [
+      '; Archive',
+      '2; 3079 16389 EXTENSION - pg_trgm ',
+      '3328; 0 0 COMMENT - EXTENSION pg_trgm ',
+      '3500; 3466 16500 EVENT TRIGGER - guard postgres',
+      '218; 1259 16472 TABLE public items own',
+    ]
     expect(filterList(lines)).toEqual({ kept: [lines[0], lines[1], lines[4]], left: [lines[2], lines[3]] })
   })
 
   test('the script loses the SET transaction_timeout of its preamble only', async () => {
-    const script = 'SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSET lock_timeout = 0;\n\n--\n-- Name: t; Type: TABLE\n--\nCOPY t FROM stdin;\nSET transaction_timeout = 0;\n\\.\n'
+    const script =
+      'SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSET lock_timeout = 0;\n\n--\n-- Name: t; Type: TABLE\n--\nCOPY t FROM stdin;\nSET transaction_timeout = 0;\n\\.\n'
     const out: Buffer[] = []
     const bytes = Buffer.from(script)
-    await pipeline(Readable.from([bytes.subarray(0, 30), bytes.subarray(30)]), withoutTransactionTimeout(), new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }))
+    await pipeline(
+      Readable.from([bytes.subarray(0, 30), bytes.subarray(30)]),
+      withoutTransactionTimeout(),
+      new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }),
+    )
     expect(Buffer.concat(out).toString()).toBe(script.replace('SET transaction_timeout = 0;\n', ''))
   })
 

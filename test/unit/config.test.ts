@@ -33,7 +33,14 @@ describe('loadConfig', () => {
       { key: 'activity', name: 'openzro_activity' },
       { key: 'dex', name: 'dex' },
     ])
-    expect(config).toMatchObject({ engine: 'postgres', port: 5432, owner: { name: 'openzro' }, tls: { mode: 'prefer' }, waitTimeoutMs: 300_000, connectTimeoutMs: 10_000 })
+    expect(config).toMatchObject({
+      engine: 'postgres',
+      port: 5432,
+      owner: { name: 'openzro' },
+      tls: { mode: 'prefer' },
+      waitTimeoutMs: 300_000,
+      connectTimeoutMs: 10_000,
+    })
     expect(config.admin).toEqual({ user: 'provisioner', password: 'admin-secret', database: 'postgres' })
   })
 
@@ -51,9 +58,21 @@ describe('loadConfig', () => {
   })
 
   test('libpq variables are fallbacks for the DBHOOK_ ones', () => {
-    const config = loadConfig({ PGHOST: 'pg', PGPORT: '6432', PGUSER: 'u', PGPASSWORD: 'p', PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '3', DBHOOK_DATABASES: 'a' }, 'apply', { rules: configRules })
-    expect(config).toMatchObject({ host: 'pg', port: 6432, admin: { user: 'u', password: 'p' }, tls: { mode: 'require' }, connectTimeoutMs: 3000 })
-    expect(loadConfig({ PGHOST: 'pg', DBHOOK_HOST: 'mine', PGUSER: 'u', DBHOOK_DATABASES: 'a' }, 'apply', { rules: configRules }).host).toBe('mine')
+    const config = loadConfig(
+      { PGHOST: 'pg', PGPORT: '6432', PGUSER: 'u', PGPASSWORD: 'p', PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '3', DBHOOK_DATABASES: 'a' },
+      'apply',
+      { rules: configRules },
+    )
+    expect(config).toMatchObject({
+      host: 'pg',
+      port: 6432,
+      admin: { user: 'u', password: 'p' },
+      tls: { mode: 'require' },
+      connectTimeoutMs: 3000,
+    })
+    expect(
+      loadConfig({ PGHOST: 'pg', DBHOOK_HOST: 'mine', PGUSER: 'u', DBHOOK_DATABASES: 'a' }, 'apply', { rules: configRules }).host,
+    ).toBe('mine')
   })
 
   test('every invalid or missing variable is named in one error', () => {
@@ -73,7 +92,12 @@ describe('loadConfig', () => {
 
   test('no message ever holds a secret value', () => {
     const secret = 'p@ss"word'
-    const problems = problemsOf({ DBHOOK_ADMIN_PASSWORD: secret, DBHOOK_OWNER_PASSWORD: secret, DBHOOK_APP_PASSWORD: secret, DBHOOK_PORT: '0' })
+    const problems = problemsOf({
+      DBHOOK_ADMIN_PASSWORD: secret,
+      DBHOOK_OWNER_PASSWORD: secret,
+      DBHOOK_APP_PASSWORD: secret,
+      DBHOOK_PORT: '0',
+    })
     expect(problems.length).toBeGreaterThan(0)
     expect(problems.join('\n')).not.toContain(secret)
   })
@@ -97,7 +121,9 @@ describe('loadConfig', () => {
 
   test('63-byte names are accepted and case is kept exactly', () => {
     const name = 'A'.repeat(63)
-    expect(loadConfig({ ...base, DBHOOK_DATABASES: `${name},MixedCase` }, 'apply', { rules: configRules }).databases.map((d) => d.name)).toEqual([name, 'MixedCase'])
+    expect(
+      loadConfig({ ...base, DBHOOK_DATABASES: `${name},MixedCase` }, 'apply', { rules: configRules }).databases.map((d) => d.name),
+    ).toEqual([name, 'MixedCase'])
   })
 
   test('JSON keeps names with commas, equals signs and surrounding spaces', () => {
@@ -105,9 +131,12 @@ describe('loadConfig', () => {
     expect(config.databases).toEqual([{ key: 'main', name: ' a,b=c ' }])
   })
 
-  test.each(['public', 'PUBLIC', 'pg_monitor', 'current_user', 'session_user', 'none'])('the reserved role name %s is rejected as owner', (role) => {
-    expect(problemsOf({ ...base, DBHOOK_OWNER: role })[0]).toMatch(/^DBHOOK_OWNER/)
-  })
+  test.each(['public', 'PUBLIC', 'pg_monitor', 'current_user', 'session_user', 'none'])(
+    'the reserved role name %s is rejected as owner',
+    (role) => {
+      expect(problemsOf({ ...base, DBHOOK_OWNER: role })[0]).toMatch(/^DBHOOK_OWNER/)
+    },
+  )
 
   test('sql needs no server and wait needs no database list', () => {
     expect(problemsOf({ DBHOOK_OWNER: 'o', DBHOOK_DATABASES: 'a' }, 'sql')).toEqual([])
@@ -126,9 +155,20 @@ describe('loadConfig', () => {
   })
 
   test('MySQL and Go-driver TLS words map to libpq meanings, and mariadb is mysql on port 3306', () => {
-    const mode = (word: string) => loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb', DBHOOK_SSLMODE: word }, 'apply', { rules: configRules }).tls.mode
-    expect(['false', 'preferred', 'skip-verify', 'true', 'VERIFY_CA', 'REQUIRED'].map(mode)).toEqual(['disable', 'prefer', 'require', 'verify-full', 'verify-ca', 'require'])
-    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb' }, 'apply', { rules: configRules })).toMatchObject({ engine: 'mysql', port: 3306 })
+    const mode = (word: string) =>
+      loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb', DBHOOK_SSLMODE: word }, 'apply', { rules: configRules }).tls.mode
+    expect(['false', 'preferred', 'skip-verify', 'true', 'VERIFY_CA', 'REQUIRED'].map(mode)).toEqual([
+      'disable',
+      'prefer',
+      'require',
+      'verify-full',
+      'verify-ca',
+      'require',
+    ])
+    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mariadb' }, 'apply', { rules: configRules })).toMatchObject({
+      engine: 'mysql',
+      port: 3306,
+    })
   })
 
   test('verify-full without a root certificate is a configuration error on PostgreSQL', () => {
@@ -155,55 +195,110 @@ describe('several hosts and DBHOOK_TARGET_SESSION_ATTRS, as libpq reads them', (
       { host: 'db-1.db', port: 5432 },
       { host: '10.0.0.7', port: 5432 },
     ])
-    expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '6432' })).toEqual([{ host: 'a', port: 6432 }, { host: 'b', port: 6432 }])
-    expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433, 5434' })).toEqual([{ host: 'a', port: 5433 }, { host: 'b', port: 5434 }])
-    expect(hostsOf({ DBHOOK_HOST: '::1,127.0.0.1', DBHOOK_PORT: '1,2' })).toEqual([{ host: '::1', port: 1 }, { host: '127.0.0.1', port: 2 }])
+    expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '6432' })).toEqual([
+      { host: 'a', port: 6432 },
+      { host: 'b', port: 6432 },
+    ])
+    expect(hostsOf({ DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433, 5434' })).toEqual([
+      { host: 'a', port: 5433 },
+      { host: 'b', port: 5434 },
+    ])
+    expect(hostsOf({ DBHOOK_HOST: '::1,127.0.0.1', DBHOOK_PORT: '1,2' })).toEqual([
+      { host: '::1', port: 1 },
+      { host: '127.0.0.1', port: 2 },
+    ])
     const config = loadConfig({ ...base, DBHOOK_HOST: 'a,b', DBHOOK_PORT: '5433,5434' }, 'apply', { rules: configRules })
     expect({ host: config.host, port: config.port }).toEqual({ host: 'a', port: 5433 })
   })
 
   test('PGHOST and PGPORT lists are fallbacks too, and PGTARGETSESSIONATTRS for the attributes', () => {
-    const config = loadConfig({ PGHOST: 'p1,p2', PGPORT: '1,2', PGUSER: 'u', PGTARGETSESSIONATTRS: 'primary', DBHOOK_DATABASES: 'a' }, 'apply', { rules: configRules })
-    expect(config.hosts).toEqual([{ host: 'p1', port: 1 }, { host: 'p2', port: 2 }])
+    const config = loadConfig(
+      { PGHOST: 'p1,p2', PGPORT: '1,2', PGUSER: 'u', PGTARGETSESSIONATTRS: 'primary', DBHOOK_DATABASES: 'a' },
+      'apply',
+      { rules: configRules },
+    )
+    expect(config.hosts).toEqual([
+      { host: 'p1', port: 1 },
+      { host: 'p2', port: 2 },
+    ])
     expect(config.targetSessionAttrs).toBe('primary')
-    expect(loadConfig({ ...base, PGTARGETSESSIONATTRS: 'any', DBHOOK_TARGET_SESSION_ATTRS: 'read-write' }, 'apply', { rules: configRules }).targetSessionAttrs).toBe('read-write')
+    expect(
+      loadConfig({ ...base, PGTARGETSESSIONATTRS: 'any', DBHOOK_TARGET_SESSION_ATTRS: 'read-write' }, 'apply', { rules: configRules })
+        .targetSessionAttrs,
+    ).toBe('read-write')
   })
 
   test.each([
-    ['a port count that matches neither one nor the hosts', { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,2,3' }, 'DBHOOK_PORT lists 3 ports for 2 hosts in DBHOOK_HOST: give one port for all hosts, or one per host'],
-    ['two ports for one host', { DBHOOK_HOST: 'a', DBHOOK_PORT: '1,2' }, 'DBHOOK_PORT lists 2 ports for 1 host in DBHOOK_HOST: give one port for all hosts, or one per host'],
+    [
+      'a port count that matches neither one nor the hosts',
+      { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,2,3' },
+      'DBHOOK_PORT lists 3 ports for 2 hosts in DBHOOK_HOST: give one port for all hosts, or one per host',
+    ],
+    [
+      'two ports for one host',
+      { DBHOOK_HOST: 'a', DBHOOK_PORT: '1,2' },
+      'DBHOOK_PORT lists 2 ports for 1 host in DBHOOK_HOST: give one port for all hosts, or one per host',
+    ],
     ['an empty host entry', { DBHOOK_HOST: 'a,,b' }, 'DBHOOK_HOST "a,,b" has an empty entry: list host names separated by commas'],
     ['a trailing comma', { DBHOOK_HOST: 'a,' }, 'DBHOOK_HOST "a," has an empty entry: list host names separated by commas'],
-    ['an empty port entry', { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,' }, 'DBHOOK_PORT "1," has an empty entry: give one port for all hosts, or one per host'],
-    ['a bad port in a list', { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,70000' }, 'DBHOOK_PORT must be port numbers (1-65535) separated by commas, got "70000" in "1,70000"'],
-    ['a socket directory among TCP hosts', { DBHOOK_HOST: '/var/run/postgresql,db' }, 'DBHOOK_HOST "/var/run/postgresql,db" mixes a Unix socket directory with TCP hosts: list either TCP hosts or one socket directory'],
-    ['several hosts for MySQL', { DBHOOK_ENGINE: 'mysql', DBHOOK_HOST: 'a,b' }, 'DBHOOK_HOST lists 2 hosts: a list of hosts is supported for PostgreSQL only; give MySQL/MariaDB one host'],
-    ['an unknown attribute', { DBHOOK_TARGET_SESSION_ATTRS: 'master' }, 'DBHOOK_TARGET_SESSION_ATTRS must be one of any, read-write, read-only, primary, standby, prefer-standby, got "master"'],
+    [
+      'an empty port entry',
+      { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,' },
+      'DBHOOK_PORT "1," has an empty entry: give one port for all hosts, or one per host',
+    ],
+    [
+      'a bad port in a list',
+      { DBHOOK_HOST: 'a,b', DBHOOK_PORT: '1,70000' },
+      'DBHOOK_PORT must be port numbers (1-65535) separated by commas, got "70000" in "1,70000"',
+    ],
+    [
+      'a socket directory among TCP hosts',
+      { DBHOOK_HOST: '/var/run/postgresql,db' },
+      'DBHOOK_HOST "/var/run/postgresql,db" mixes a Unix socket directory with TCP hosts: list either TCP hosts or one socket directory',
+    ],
+    [
+      'several hosts for MySQL',
+      { DBHOOK_ENGINE: 'mysql', DBHOOK_HOST: 'a,b' },
+      'DBHOOK_HOST lists 2 hosts: a list of hosts is supported for PostgreSQL only; give MySQL/MariaDB one host',
+    ],
+    [
+      'an unknown attribute',
+      { DBHOOK_TARGET_SESSION_ATTRS: 'master' },
+      'DBHOOK_TARGET_SESSION_ATTRS must be one of any, read-write, read-only, primary, standby, prefer-standby, got "master"',
+    ],
   ])('%s is a configuration error naming the variable', (_name, env, message) => {
     expect(problemsOf({ ...base, ...env })).toEqual([message])
   })
 
   test('unset, every command looks for a read-write session; commands that write refuse the read-only attributes', () => {
     for (const command of ['apply', 'plan', 'wait', 'verify', 'backup'] as const) {
-      expect(loadConfig({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp' }, command, { rules: configRules }).targetSessionAttrs).toBe('read-write')
+      expect(
+        loadConfig({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp' }, command, { rules: configRules }).targetSessionAttrs,
+      ).toBe('read-write')
     }
     for (const attrs of ['read-only', 'standby', 'prefer-standby']) {
       for (const command of ['apply', 'verify', 'restore', 'drill'] as const) {
-        expect(problemsOf({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command)).toEqual([
+        expect(
+          problemsOf({ ...base, DBHOOK_OWNER_PASSWORD: 'o', DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command),
+        ).toEqual([
           `DBHOOK_TARGET_SESSION_ATTRS=${attrs} cannot be used with ${command}, which writes: use read-write (the default), primary or any`,
         ])
       }
       for (const command of ['plan', 'wait', 'backup'] as const) {
-        expect(loadConfig({ ...base, DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command, { rules: configRules }).targetSessionAttrs).toBe(attrs)
+        expect(
+          loadConfig({ ...base, DBHOOK_BACKUP_DIR: '/tmp', DBHOOK_TARGET_SESSION_ATTRS: attrs }, command, { rules: configRules })
+            .targetSessionAttrs,
+        ).toBe(attrs)
       }
     }
-    for (const attrs of ['any', 'primary', 'read-write']) expect(loadConfig({ ...base, DBHOOK_TARGET_SESSION_ATTRS: attrs }, 'apply', { rules: configRules }).targetSessionAttrs).toBe(attrs)
+    for (const attrs of ['any', 'primary', 'read-write'])
+      expect(loadConfig({ ...base, DBHOOK_TARGET_SESSION_ATTRS: attrs }, 'apply', { rules: configRules }).targetSessionAttrs).toBe(attrs)
   })
 
   test('MySQL ignores DBHOOK_TARGET_SESSION_ATTRS with a warning', () => {
-    expect(loadConfig({ ...base, DBHOOK_ENGINE: 'mysql', DBHOOK_TARGET_SESSION_ATTRS: 'primary' }, 'apply', { rules: configRules }).warnings).toEqual([
-      'DBHOOK_TARGET_SESSION_ATTRS is for PostgreSQL only and is ignored',
-    ])
+    expect(
+      loadConfig({ ...base, DBHOOK_ENGINE: 'mysql', DBHOOK_TARGET_SESSION_ATTRS: 'primary' }, 'apply', { rules: configRules }).warnings,
+    ).toEqual(['DBHOOK_TARGET_SESSION_ATTRS is for PostgreSQL only and is ignored'])
   })
 })
 
@@ -213,19 +308,35 @@ describe('the values each validated variable accepts, and the message naming it 
   const read = (env: Record<string, string>) => loadConfig({ ...base, ...env }, 'apply', { rules: configRules })
 
   test.each([
-    ['true', true], ['TRUE', true], [' yes ', true], ['on', true], ['1', true],
-    ['false', false], ['No', false], ['off', false], ['0', false],
+    ['true', true],
+    ['TRUE', true],
+    [' yes ', true],
+    ['on', true],
+    ['1', true],
+    ['false', false],
+    ['No', false],
+    ['off', false],
+    ['0', false],
   ])('DBHOOK_MYSQL_REQUIRE_SSL=%j reads as %s', (value, expected) => {
     expect(read({ DBHOOK_MYSQL_REQUIRE_SSL: value }).mysql.requireSsl).toBe(expected)
   })
 
   test.each([
-    ['DBHOOK_PARALLEL', '1', 1], ['DBHOOK_PARALLEL', ' 32 ', 32],
+    ['DBHOOK_PARALLEL', '1', 1],
+    ['DBHOOK_PARALLEL', ' 32 ', 32],
     ['DBHOOK_BACKUP_KEEP_DAYS', '3650', 3650],
-    ['DBHOOK_CONNECTION_LIMIT', '-1', -1], ['DBHOOK_CONNECTION_LIMIT', '0', 0], ['DBHOOK_CONNECTION_LIMIT', '1000000', 1_000_000],
+    ['DBHOOK_CONNECTION_LIMIT', '-1', -1],
+    ['DBHOOK_CONNECTION_LIMIT', '0', 0],
+    ['DBHOOK_CONNECTION_LIMIT', '1000000', 1_000_000],
   ])('%s=%j reads as %d', (name, value, expected) => {
     const config = read({ [name]: value })
-    expect({ DBHOOK_PARALLEL: config.parallel, DBHOOK_BACKUP_KEEP_DAYS: config.backup.keepDays, DBHOOK_CONNECTION_LIMIT: config.connectionLimit }[name]).toBe(expected)
+    expect(
+      {
+        DBHOOK_PARALLEL: config.parallel,
+        DBHOOK_BACKUP_KEEP_DAYS: config.backup.keepDays,
+        DBHOOK_CONNECTION_LIMIT: config.connectionLimit,
+      }[name],
+    ).toBe(expected)
   })
 
   test.each([
@@ -250,6 +361,8 @@ describe('the values each validated variable accepts, and the message naming it 
   })
 
   test('a long refused value is cut at 80 characters in the message', () => {
-    expect(problemsOf({ ...base, DBHOOK_LOG_FORMAT: 'x'.repeat(200) })).toEqual([`DBHOOK_LOG_FORMAT must be json or pretty, got "${'x'.repeat(77)}..."`])
+    expect(problemsOf({ ...base, DBHOOK_LOG_FORMAT: 'x'.repeat(200) })).toEqual([
+      `DBHOOK_LOG_FORMAT must be json or pretty, got "${'x'.repeat(77)}..."`,
+    ])
   })
 })

@@ -2,7 +2,15 @@ import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
 import { configRules } from '../../src/config-rules.ts'
 import { ConfigError } from '../../src/errors.ts'
-import { connectionKeys, connectionUri, missingKeys, namesNodePostgresMisreads, sslModeWord, unusableUriKeys, type ConnectionFacts } from '../../src/kubernetes/connection-keys.ts'
+import {
+  connectionKeys,
+  connectionUri,
+  missingKeys,
+  namesNodePostgresMisreads,
+  sslModeWord,
+  unusableUriKeys,
+  type ConnectionFacts,
+} from '../../src/kubernetes/connection-keys.ts'
 import { generatePassword, passwordAlphabet } from '../../src/kubernetes/generated-password.ts'
 
 const facts: ConnectionFacts = {
@@ -68,7 +76,7 @@ describe('connection keys', () => {
     expect(connectionUri({ ...facts, host: '10.0.0.5' }, 'd')).toBe('postgresql://openzro:Abc123@10.0.0.5:5432/d?sslmode=require')
   })
 
-  test('MySQL: mysql:// with MySQL\'s own ssl-mode word, in the URI and the sslmode key', () => {
+  test("MySQL: mysql:// with MySQL's own ssl-mode word, in the URI and the sslmode key", () => {
     const mysql = { ...facts, engine: 'mysql' as const, port: 3306, sslMode: 'verify-full' as const }
     expect(connectionKeys(mysql)).toMatchObject({
       sslmode: 'VERIFY_IDENTITY',
@@ -85,13 +93,29 @@ describe('connection keys', () => {
   })
 
   test('a database key that cannot name a Secret key gets no uri, and is reported', () => {
-    const databases = [{ key: 'ok.key_1-a', name: 'a' }, { key: 'bad key', name: 'b' }]
+    const databases = [
+      { key: 'ok.key_1-a', name: 'a' },
+      { key: 'bad key', name: 'b' },
+    ]
     expect(unusableUriKeys(databases)).toEqual(['bad key'])
-    expect(Object.keys(connectionKeys({ ...facts, databases }))).toEqual(['username', 'password', 'host', 'port', 'sslmode', 'uri-ok.key_1-a'])
+    expect(Object.keys(connectionKeys({ ...facts, databases }))).toEqual([
+      'username',
+      'password',
+      'host',
+      'port',
+      'sslmode',
+      'uri-ok.key_1-a',
+    ])
   })
 
   test('names holding / ? or # are the ones node-postgres misreads', () => {
-    expect(namesNodePostgresMisreads([{ key: 'a', name: 'x/y' }, { key: 'b', name: 'x;y' }, { key: 'c', name: 'x#' }]).map((d) => d.key)).toEqual(['a', 'c'])
+    expect(
+      namesNodePostgresMisreads([
+        { key: 'a', name: 'x/y' },
+        { key: 'b', name: 'x;y' },
+        { key: 'c', name: 'x#' },
+      ]).map((d) => d.key),
+    ).toEqual(['a', 'c'])
   })
 
   test('completing adds only the keys that are missing and never touches the others', () => {
@@ -125,16 +149,27 @@ describe('DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_APP_GENERATED_SECRET', () => 
   }
 
   test('read into the Secret names, with no warning about unknown variables', () => {
-    const config = loadConfig({ ...base, DBHOOK_APP_USER: 'app', DBHOOK_OWNER_GENERATED_SECRET: 'openzro-postgres-credentials', DBHOOK_APP_GENERATED_SECRET: 'openzro-postgres-app-credentials' }, 'apply', { rules: configRules })
+    const config = loadConfig(
+      {
+        ...base,
+        DBHOOK_APP_USER: 'app',
+        DBHOOK_OWNER_GENERATED_SECRET: 'openzro-postgres-credentials',
+        DBHOOK_APP_GENERATED_SECRET: 'openzro-postgres-app-credentials',
+      },
+      'apply',
+      { rules: configRules },
+    )
     expect(config.generatedSecrets).toEqual({ owner: 'openzro-postgres-credentials', app: 'openzro-postgres-app-credentials' })
     expect(config.warnings).toEqual([])
     expect(config.owner.password).toBeUndefined()
     expect(loadConfig(base, 'apply', { rules: configRules }).generatedSecrets).toEqual({})
   })
 
-  test('verify needs no owner password when the owner\'s comes from its Secret', () => {
+  test("verify needs no owner password when the owner's comes from its Secret", () => {
     expect(problemsOf({ ...base, DBHOOK_OWNER_GENERATED_SECRET: 'c' }, 'verify')).toEqual([])
-    expect(problemsOf(base, 'verify')).toEqual(['DBHOOK_OWNER_PASSWORD (or DBHOOK_OWNER_PASSWORD_FILE) is required: verify logs in as the owner'])
+    expect(problemsOf(base, 'verify')).toEqual([
+      'DBHOOK_OWNER_PASSWORD (or DBHOOK_OWNER_PASSWORD_FILE) is required: verify logs in as the owner',
+    ])
   })
 
   test('contradictions are named, each with its variable', () => {
@@ -147,7 +182,9 @@ describe('DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_APP_GENERATED_SECRET', () => 
     expect(problemsOf({ ...base, DBHOOK_OWNER: 'provisioner', DBHOOK_OWNER_GENERATED_SECRET: 'c' })).toEqual([
       'DBHOOK_OWNER_GENERATED_SECRET is set but the owner is the admin dbhook logs in as, whose password must be given: set DBHOOK_ADMIN_USER to a provisioning user with CREATEROLE',
     ])
-    expect(problemsOf({ ...base, DBHOOK_APP_GENERATED_SECRET: 'c' })).toEqual(['DBHOOK_APP_GENERATED_SECRET is set but DBHOOK_APP_USER is not'])
+    expect(problemsOf({ ...base, DBHOOK_APP_GENERATED_SECRET: 'c' })).toEqual([
+      'DBHOOK_APP_GENERATED_SECRET is set but DBHOOK_APP_USER is not',
+    ])
     expect(problemsOf({ ...base, DBHOOK_APP_USER: 'app', DBHOOK_APP_GENERATED_SECRET: 'c', DBHOOK_OWNER_GENERATED_SECRET: 'c' })).toEqual([
       'DBHOOK_OWNER_GENERATED_SECRET and DBHOOK_APP_GENERATED_SECRET name the same Secret: each role keeps its own',
     ])

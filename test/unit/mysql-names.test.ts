@@ -5,7 +5,7 @@ describe('MySQL database names', () => {
   test.each([
     ['openzro_flow'],
     [`d${'x'.repeat(63)}`],
-    ["it's a \"name\" with `ticks` and.dots"],
+    ['it\'s a "name" with `ticks` and.dots'],
     ['ünï©ødé_数据库'],
     [`d${'数'.repeat(50)}`],
     ['é'.repeat(64)],
@@ -29,7 +29,7 @@ describe('MySQL database names', () => {
 })
 
 describe('MySQL user names', () => {
-  test.each([['openzro'], ["o'w`n.ér\"x"], ['u'.repeat(32)]])('%s is accepted', (name) => {
+  test.each([['openzro'], ['o\'w`n.ér"x'], ['u'.repeat(32)]])('%s is accepted', (name) => {
     expect(mysqlUserNameProblem(name)).toBeUndefined()
   })
 

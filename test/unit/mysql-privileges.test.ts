@@ -7,12 +7,20 @@ describe('privilege check from SHOW GRANTS', () => {
   const steps: Step[] = [
     { action: 'create-role', role: { name: 'openzro', kind: 'owner', password: 'x' } },
     { action: 'create-database', database },
-    { action: 'ensure', database, item: { id: 'owner-privileges', kind: 'owner-privileges', description: 'grant ALL PRIVILEGES to "openzro"', role: 'openzro' } },
+    {
+      action: 'ensure',
+      database,
+      item: { id: 'owner-privileges', kind: 'owner-privileges', description: 'grant ALL PRIVILEGES to "openzro"', role: 'openzro' },
+    },
   ]
   const admin = { user: 'provisioner', host: '%' }
 
   test.each([
-    ['MariaDB root: ALL PRIVILEGES WITH GRANT OPTION', ["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED BY PASSWORD '*AB' WITH GRANT OPTION"], []],
+    [
+      'MariaDB root: ALL PRIVILEGES WITH GRANT OPTION',
+      ["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED BY PASSWORD '*AB' WITH GRANT OPTION"],
+      [],
+    ],
     [
       'MySQL 8 root: every privilege listed one by one',
       [
@@ -22,12 +30,20 @@ describe('privilege check from SHOW GRANTS', () => {
       ],
       [],
     ],
-    ['a role whose privileges SHOW GRANTS does not list', ['GRANT USAGE ON *.* TO `provisioner`@`%`', 'GRANT `dba` TO `provisioner`@`%`'], []],
-    ['database-level grants that may cover the database', ['GRANT USAGE ON *.* TO `provisioner`@`%`', 'GRANT ALL PRIVILEGES ON `d%`.* TO `provisioner`@`%` WITH GRANT OPTION'], []],
+    [
+      'a role whose privileges SHOW GRANTS does not list',
+      ['GRANT USAGE ON *.* TO `provisioner`@`%`', 'GRANT `dba` TO `provisioner`@`%`'],
+      [],
+    ],
+    [
+      'database-level grants that may cover the database',
+      ['GRANT USAGE ON *.* TO `provisioner`@`%`', 'GRANT ALL PRIVILEGES ON `d%`.* TO `provisioner`@`%` WITH GRANT OPTION'],
+      [],
+    ],
     [
       'CREATE only',
       ['GRANT CREATE ON *.* TO `provisioner`@`%`'],
-      ['cannot create user "openzro": \'provisioner\'@\'%\' lacks CREATE USER', 'lacks SELECT, INSERT, UPDATE, DELETE, DROP'],
+      ["cannot create user \"openzro\": 'provisioner'@'%' lacks CREATE USER", 'lacks SELECT, INSERT, UPDATE, DELETE, DROP'],
     ],
     ['ALL without GRANT OPTION', ['GRANT ALL PRIVILEGES ON *.* TO `provisioner`@`%`'], ['lacks GRANT OPTION']],
   ])('%s', (_name, lines, expected) => {

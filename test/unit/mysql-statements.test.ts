@@ -1,6 +1,15 @@
 import { describe, expect, test } from 'vitest'
 import type { Config } from '../../src/config/config.ts'
-import { checkCharset, createUserStatement, grantOwnerSql, grantPattern, nativePasswordHash, quoteIdentifier, setPasswordStatement, wildcardGrant } from '../../src/engines/mysql/mysql-statements.ts'
+import {
+  checkCharset,
+  createUserStatement,
+  grantOwnerSql,
+  grantPattern,
+  nativePasswordHash,
+  quoteIdentifier,
+  setPasswordStatement,
+  wildcardGrant,
+} from '../../src/engines/mysql/mysql-statements.ts'
 
 describe('statements', () => {
   test('the mysql_native_password hash is the one MySQL documents for "password"', () => {
@@ -37,7 +46,8 @@ describe('statements', () => {
   })
 
   test('a character set or collation that is not a plain name is a configuration error', () => {
-    const config = (charset: string, collation?: string) => ({ mysql: { charset, collation, userHost: '%', requireSsl: false } }) as unknown as Config
+    const config = (charset: string, collation?: string) =>
+      ({ mysql: { charset, collation, userHost: '%', requireSsl: false } }) as unknown as Config
     expect(() => checkCharset(config('utf8mb4', 'utf8mb4_bin'))).not.toThrow()
     expect(() => checkCharset(config('utf8mb4; DROP DATABASE x'))).toThrow(/DBHOOK_MYSQL_CHARSET/)
     expect(() => checkCharset(config('utf8mb4', 'x y'))).toThrow(/DBHOOK_MYSQL_COLLATION/)

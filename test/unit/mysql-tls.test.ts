@@ -3,9 +3,20 @@ import type { SslMode, TlsSettings } from '../../src/config/config.ts'
 import { describeMysqlTlsFailure, mysqlTlsPlan, type MysqlTlsAttempt } from '../../src/engines/mysql/mysql-tls.ts'
 
 const modeOf: Record<string, SslMode> = {
-  disable: 'disable', allow: 'allow', prefer: 'prefer', require: 'require', 'verify-ca': 'verify-ca', 'verify-full': 'verify-full',
-  disabled: 'disable', preferred: 'prefer', required: 'require', verify_ca: 'verify-ca', verify_identity: 'verify-full',
-  false: 'disable', true: 'verify-full', 'skip-verify': 'require',
+  disable: 'disable',
+  allow: 'allow',
+  prefer: 'prefer',
+  require: 'require',
+  'verify-ca': 'verify-ca',
+  'verify-full': 'verify-full',
+  disabled: 'disable',
+  preferred: 'prefer',
+  required: 'require',
+  verify_ca: 'verify-ca',
+  verify_identity: 'verify-full',
+  false: 'disable',
+  true: 'verify-full',
+  'skip-verify': 'require',
 }
 
 function plan(word: string, rootCert?: string) {
@@ -16,7 +27,13 @@ function plan(word: string, rootCert?: string) {
 /** A compact picture of the attempts: `tls(verify)`, `tls(chain)`, `tls(identity)`, `plain`, with the fallback rule. */
 function picture(attempts: readonly MysqlTlsAttempt[]): string[] {
   return attempts.map((attempt) => {
-    const what = !attempt.encrypted ? 'plain' : attempt.ssl.verifyIdentity ? 'tls(identity)' : attempt.ssl.rejectUnauthorized ? 'tls(chain)' : 'tls(unverified)'
+    const what = !attempt.encrypted
+      ? 'plain'
+      : attempt.ssl.verifyIdentity
+        ? 'tls(identity)'
+        : attempt.ssl.rejectUnauthorized
+          ? 'tls(chain)'
+          : 'tls(unverified)'
     return attempt.fallBackWhen ? `${what} else on ${attempt.fallBackWhen}` : what
   })
 }
@@ -51,7 +68,7 @@ describe('DBHOOK_SSLMODE words map to the attempts their own client makes', () =
     expect(plan('verify_ca', 'ca.pem').warning).toBeUndefined()
   })
 
-  test('a CA given as a file is passed to mysql2; `system` leaves Node\'s trusted roots', () => {
+  test("a CA given as a file is passed to mysql2; `system` leaves Node's trusted roots", () => {
     const [withFile] = mysqlTlsPlan({ mode: 'verify-full', word: 'verify_identity', rootCert: '/ca.pem' }, { ca: 'PEM' }).attempts
     expect(withFile).toMatchObject({ encrypted: true, ssl: { ca: 'PEM', rejectUnauthorized: true, verifyIdentity: true } })
     const [system] = mysqlTlsPlan({ mode: 'verify-full', word: 'true', rootCert: 'system' }, {}).attempts
@@ -63,7 +80,13 @@ describe('TLS failures are named the way an operator fixes them', () => {
   test.each([
     [{ code: 'HANDSHAKE_NO_SSL_SUPPORT', message: 'Server does not support secure connection' }, 'the server has no TLS'],
     [{ code: 'HANDSHAKE_SSL_ERROR', message: 'self-signed certificate in certificate chain' }, 'not trusted'],
-    [{ code: 'HANDSHAKE_SSL_ERROR', message: "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list: " }, 'hostname mismatch'],
+    [
+      {
+        code: 'HANDSHAKE_SSL_ERROR',
+        message: "Hostname/IP does not match certificate's altnames: IP: 127.0.0.1 is not in the cert's list: ",
+      },
+      'hostname mismatch',
+    ],
     [{ code: 'HANDSHAKE_SSL_ERROR', message: 'something else entirely' }, 'TLS negotiation failed'],
   ])('%o', (error, expected) => {
     expect(describeMysqlTlsFailure(error)).toContain(expected)
@@ -71,6 +94,8 @@ describe('TLS failures are named the way an operator fixes them', () => {
 
   test('errors that are not about TLS are not described as such', () => {
     expect(describeMysqlTlsFailure({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:3306' })).toBeUndefined()
-    expect(describeMysqlTlsFailure({ code: 'ER_ACCESS_DENIED_ERROR', errno: 1045, sqlState: '28000', message: 'Access denied' })).toBeUndefined()
+    expect(
+      describeMysqlTlsFailure({ code: 'ER_ACCESS_DENIED_ERROR', errno: 1045, sqlState: '28000', message: 'Access denied' }),
+    ).toBeUndefined()
   })
 })

@@ -5,7 +5,13 @@ import { postgresCapabilities } from '../../src/engines/postgres/postgres-capabi
 import { describeStep, desiredState, isInSync, planChanges, type ObservedDatabase, type ObservedRole } from '../../src/plan.ts'
 
 const config = loadConfig(
-  { DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_DATABASES: 'management=openzro,dex=dex' },
+  {
+    DBHOOK_HOST: 'h',
+    DBHOOK_ADMIN_USER: 'provisioner',
+    DBHOOK_OWNER: 'openzro',
+    DBHOOK_OWNER_PASSWORD: 'pw',
+    DBHOOK_DATABASES: 'management=openzro,dex=dex',
+  },
   'apply',
   { rules: configRules },
 )
@@ -20,10 +26,26 @@ function observed(roles: Record<string, ObservedRole>, databases: Record<string,
 
 describe('planChanges', () => {
   test.each([
-    ['a fresh server', observed({}, {}), ['create owner role "openzro" (LOGIN, no extra attributes)', 'management: create database "openzro" owned by "openzro"', 'dex: create database "dex" owned by "openzro"']],
+    [
+      'a fresh server',
+      observed({}, {}),
+      [
+        'create owner role "openzro" (LOGIN, no extra attributes)',
+        'management: create database "openzro" owned by "openzro"',
+        'dex: create database "dex" owned by "openzro"',
+      ],
+    ],
     ['everything in place', observed({ openzro: { passwordWorks: true } }, { openzro: 'openzro', dex: 'openzro' }), []],
-    ['a database with another owner', observed({ openzro: {} }, { openzro: 'openzro', dex: 'postgres' }), ['dex: change the owner of "dex" from "postgres" to "openzro"']],
-    ['an owner whose password no longer works', observed({ openzro: { passwordWorks: false } }, { openzro: 'openzro', dex: 'openzro' }), ['update the password of role "openzro": a login with the given one failed']],
+    [
+      'a database with another owner',
+      observed({ openzro: {} }, { openzro: 'openzro', dex: 'postgres' }),
+      ['dex: change the owner of "dex" from "postgres" to "openzro"'],
+    ],
+    [
+      'an owner whose password no longer works',
+      observed({ openzro: { passwordWorks: false } }, { openzro: 'openzro', dex: 'openzro' }),
+      ['update the password of role "openzro": a login with the given one failed'],
+    ],
     ['one database missing', observed({ openzro: {} }, { dex: 'openzro' }), ['management: create database "openzro" owned by "openzro"']],
   ])('%s', (_name, state, expected) => {
     const plan = planChanges(desired, state)
@@ -41,15 +63,34 @@ describe('planChanges', () => {
 
   test('per-database items appear only where they are missing, in the configured order', () => {
     const withApp = loadConfig(
-      { DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'postgres', DBHOOK_OWNER: 'migrator', DBHOOK_APP_USER: 'app', DBHOOK_EXTENSIONS: 'pg_trgm', DBHOOK_DATABASES: 'flightctl' },
+      {
+        DBHOOK_HOST: 'h',
+        DBHOOK_ADMIN_USER: 'postgres',
+        DBHOOK_OWNER: 'migrator',
+        DBHOOK_APP_USER: 'app',
+        DBHOOK_EXTENSIONS: 'pg_trgm',
+        DBHOOK_DATABASES: 'flightctl',
+      },
       'apply',
       { rules: configRules },
     )
     const want = desiredState(withApp, postgresCapabilities)
     const ids = want.databases[0]!.items.map((i) => i.id)
-    expect(ids).toEqual(['public-schema-hardened', 'owner-schema-create', 'extension:pg_trgm', 'app-connect', 'app-schema-usage', 'app-table-privileges', 'app-default-privileges', 'event-trigger'])
+    expect(ids).toEqual([
+      'public-schema-hardened',
+      'owner-schema-create',
+      'extension:pg_trgm',
+      'app-connect',
+      'app-schema-usage',
+      'app-table-privileges',
+      'app-default-privileges',
+      'event-trigger',
+    ])
     const state = {
-      roles: new Map([['migrator', {}], ['app', {}]]),
+      roles: new Map([
+        ['migrator', {}],
+        ['app', {}],
+      ]),
       databases: new Map([['flightctl', { owner: 'migrator', present: new Set(ids.filter((id) => id !== 'app-connect')) }]]),
     }
     expect(planChanges(want, state).steps.map(describeStep)).toEqual(['flightctl: grant CONNECT to "app"'])

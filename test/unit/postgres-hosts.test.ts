@@ -17,7 +17,11 @@ describe('target_session_attrs, with libpq meaning', () => {
     ['standby', false, false, true],
     ['prefer-standby', false, false, true],
   ])('%s accepts a primary: %s, a read-only primary: %s, a standby: %s', (attrs, onPrimary, onReadOnly, onStandby) => {
-    expect([fitsTarget(attrs, primary), fitsTarget(attrs, readOnlyPrimary), fitsTarget(attrs, standby)]).toEqual([onPrimary, onReadOnly, onStandby])
+    expect([fitsTarget(attrs, primary), fitsTarget(attrs, readOnlyPrimary), fitsTarget(attrs, standby)]).toEqual([
+      onPrimary,
+      onReadOnly,
+      onStandby,
+    ])
   })
 
   test('hosts are named as people write them', () => {

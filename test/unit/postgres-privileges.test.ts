@@ -19,7 +19,11 @@ describe('privilege check', () => {
     roles: new Map(),
     ...over,
   })
-  const config = loadConfig({ DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_DATABASES: 'dex' }, 'apply', { rules: configRules })
+  const config = loadConfig(
+    { DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_DATABASES: 'dex' },
+    'apply',
+    { rules: configRules },
+  )
   const fresh = planChanges(desiredState(config, postgresCapabilities), { roles: new Map(), databases: new Map() })
 
   test('CREATEDB alone can neither create the owner role nor create databases it owns', () => {

@@ -30,9 +30,19 @@ describe('the attempts each sslmode makes, as libpq makes them', () => {
   test.each<{ mode: SslMode; material: TlsMaterial; expected: string[]; name: string }>([
     { name: 'disable: plaintext only', mode: 'disable', material: noFiles, expected: ['plaintext'] },
     { name: 'allow: plaintext, then unverified TLS', mode: 'allow', material: noFiles, expected: ['plaintext', 'TLS (none)'] },
-    { name: 'allow with a root CA: the TLS attempt checks the chain', mode: 'allow', material: withCa, expected: ['plaintext', 'TLS (chain)'] },
+    {
+      name: 'allow with a root CA: the TLS attempt checks the chain',
+      mode: 'allow',
+      material: withCa,
+      expected: ['plaintext', 'TLS (chain)'],
+    },
     { name: 'prefer: unverified TLS, then plaintext', mode: 'prefer', material: noFiles, expected: ['TLS (none)', 'plaintext'] },
-    { name: 'prefer with a root CA: the TLS attempt checks the chain', mode: 'prefer', material: withCa, expected: ['TLS (chain)', 'plaintext'] },
+    {
+      name: 'prefer with a root CA: the TLS attempt checks the chain',
+      mode: 'prefer',
+      material: withCa,
+      expected: ['TLS (chain)', 'plaintext'],
+    },
     { name: 'require: TLS without verification', mode: 'require', material: noFiles, expected: ['TLS (none)'] },
     { name: 'require with a root CA behaves as verify-ca', mode: 'require', material: withCa, expected: ['TLS (chain)'] },
     { name: 'verify-ca: the chain, not the name', mode: 'verify-ca', material: withCa, expected: ['TLS (chain)'] },
@@ -69,7 +79,9 @@ describe('the attempts each sslmode makes, as libpq makes them', () => {
   test('a client certificate goes with every TLS attempt and never with plaintext', () => {
     const material: TlsMaterial = { system: false, cert: 'CERT', key: 'KEY' }
     const shape = (mode: SslMode) =>
-      tlsAttempts(mode, material, 'db').map((attempt) => (attempt.encrypted ? { encrypted: true, cert: attempt.options.cert, key: attempt.options.key } : attempt))
+      tlsAttempts(mode, material, 'db').map((attempt) =>
+        attempt.encrypted ? { encrypted: true, cert: attempt.options.cert, key: attempt.options.key } : attempt,
+      )
     const tls = { encrypted: true, cert: 'CERT', key: 'KEY' }
     expect(shape('allow')).toEqual([{ encrypted: false }, tls])
     expect(shape('prefer')).toEqual([tls, { encrypted: false }])
@@ -80,32 +92,63 @@ describe('the attempts each sslmode makes, as libpq makes them', () => {
 // Error shapes as node-postgres and Node's TLS deliver them (seen in test/integration/postgres-tls.test.ts).
 const noTls = new Error('The server does not support SSL connections')
 const untrusted = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' })
-const selfSigned = Object.assign(new Error('self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca'), {
-  code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
-})
+const selfSigned = Object.assign(
+  new Error('self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca'),
+  {
+    code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  },
+)
 const wrongName = Object.assign(new Error("Hostname/IP does not match certificate's altnames"), {
   code: 'ERR_TLS_CERT_ALTNAME_INVALID',
   host: '127.0.0.1',
   cert: { subjectaltname: 'DNS:db.other.example', subject: { CN: 'db.other.example' } },
 })
 const needsClientCert = Object.assign(new Error('connection requires a valid client certificate'), { code: '28000' })
-const unknownClientCa = Object.assign(new Error('C0EB:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:rec_layer_s3.c:918:SSL alert number 48\n'), {
-  code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-  reason: 'tlsv1 alert unknown ca',
+const unknownClientCa = Object.assign(
+  new Error('C0EB:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:rec_layer_s3.c:918:SSL alert number 48\n'),
+  {
+    code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+    reason: 'tlsv1 alert unknown ca',
+  },
+)
+const hbaNoEncryption = Object.assign(
+  new Error('no pg_hba.conf entry for host "127.0.0.1", user "app", database "postgres", no encryption'),
+  { code: '28000' },
+)
+const hbaSslOn = Object.assign(new Error('no pg_hba.conf entry for host "127.0.0.1", user "app", database "postgres", SSL on'), {
+  code: '28000',
 })
-const hbaNoEncryption = Object.assign(new Error('no pg_hba.conf entry for host "127.0.0.1", user "app", database "postgres", no encryption'), { code: '28000' })
-const hbaSslOn = Object.assign(new Error('no pg_hba.conf entry for host "127.0.0.1", user "app", database "postgres", SSL on'), { code: '28000' })
 const wrongPassword = Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' })
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
 
 describe('TLS failures say which thing failed', () => {
   test.each([
     { name: 'a server without TLS', error: noTls, kind: 'server has no TLS', words: 'ssl = off' },
-    { name: 'a chain that does not reach the root CA', error: untrusted, kind: 'certificate not trusted', words: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' },
+    {
+      name: 'a chain that does not reach the root CA',
+      error: untrusted,
+      kind: 'certificate not trusted',
+      words: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    },
     { name: 'a self-signed server certificate', error: selfSigned, kind: 'certificate not trusted', words: 'self-signed certificate)' },
-    { name: 'a certificate for another name', error: wrongName, kind: 'hostname mismatch', words: 'is for DNS:db.other.example, not "127.0.0.1"' },
-    { name: 'a role that needs a client certificate', error: needsClientCert, kind: 'client certificate refused', words: 'set DBHOOK_SSLCERT and DBHOOK_SSLKEY' },
-    { name: 'a client certificate from an unknown CA', error: unknownClientCa, kind: 'client certificate refused', words: '(tlsv1 alert unknown ca)' },
+    {
+      name: 'a certificate for another name',
+      error: wrongName,
+      kind: 'hostname mismatch',
+      words: 'is for DNS:db.other.example, not "127.0.0.1"',
+    },
+    {
+      name: 'a role that needs a client certificate',
+      error: needsClientCert,
+      kind: 'client certificate refused',
+      words: 'set DBHOOK_SSLCERT and DBHOOK_SSLKEY',
+    },
+    {
+      name: 'a client certificate from an unknown CA',
+      error: unknownClientCa,
+      kind: 'client certificate refused',
+      words: '(tlsv1 alert unknown ca)',
+    },
   ])('$name: $kind', ({ error, kind, words }) => {
     const failure = classifyTlsFailure(error, { clientCertificate: error !== needsClientCert })
     expect(failure?.kind).toBe(kind)
@@ -129,7 +172,10 @@ describe('TLS failures say which thing failed', () => {
 
   test('a pg_hba refusal of plaintext says that no line allows the role without TLS', () => {
     const verdict = classifyPostgresConnectError(hbaNoEncryption, { user: 'app', database: 'postgres', variable: 'DBHOOK_ADMIN_PASSWORD' })
-    expect(verdict).toMatchObject({ retry: false, error: { exitCode: 77, message: expect.stringContaining('no pg_hba.conf line allows this role without TLS') } })
+    expect(verdict).toMatchObject({
+      retry: false,
+      error: { exitCode: 77, message: expect.stringContaining('no pg_hba.conf line allows this role without TLS') },
+    })
   })
 })
 
@@ -153,11 +199,23 @@ describe('the second attempt and the error reported', () => {
   test.each([
     { name: 'a TLS failure beats the pg_hba refusal after it', errors: [untrusted, hbaNoEncryption], expected: untrusted },
     { name: 'a TLS failure beats the pg_hba refusal before it', errors: [hbaNoEncryption, wrongName], expected: wrongName },
-    { name: 'a client certificate refusal beats the plaintext refusal', errors: [needsClientCert, hbaNoEncryption], expected: needsClientCert },
+    {
+      name: 'a client certificate refusal beats the plaintext refusal',
+      errors: [needsClientCert, hbaNoEncryption],
+      expected: needsClientCert,
+    },
     { name: 'a wrong password is the news when the server has no TLS', errors: [wrongPassword, noTls], expected: wrongPassword },
     { name: 'a wrong password after a TLS failure is reported', errors: [untrusted, wrongPassword], expected: wrongPassword },
-    { name: 'a wrong password over TLS beats the plaintext refusal after it', errors: [wrongPassword, hbaNoEncryption], expected: wrongPassword },
-    { name: 'a wrong password over TLS beats the plaintext refusal before it', errors: [hbaNoEncryption, wrongPassword], expected: wrongPassword },
+    {
+      name: 'a wrong password over TLS beats the plaintext refusal after it',
+      errors: [wrongPassword, hbaNoEncryption],
+      expected: wrongPassword,
+    },
+    {
+      name: 'a wrong password over TLS beats the plaintext refusal before it',
+      errors: [hbaNoEncryption, wrongPassword],
+      expected: wrongPassword,
+    },
     { name: 'two transport refusals: the last one', errors: [hbaNoEncryption, hbaSslOn], expected: hbaSslOn },
     { name: 'one error is itself', errors: [noTls], expected: noTls },
   ])('$name', ({ errors, expected }) => {
@@ -190,7 +248,11 @@ describe('reading the TLS files', () => {
     { name: 'a root CA file that does not exist', files: () => ({ rootCert: join(dir, 'absent.crt') }), words: 'DBHOOK_SSLROOTCERT' },
     { name: 'a root CA file without a certificate', files: () => ({ rootCert: certs.ca.keyFile }), words: 'holds no PEM certificate' },
     { name: 'a client key that is a directory', files: () => ({ cert: certs.client.certFile, key: dir }), words: '(EISDIR)' },
-    { name: 'a key that does not belong to the certificate', files: () => ({ cert: certs.client.certFile, key: certs.server.keyFile }), words: 'is not the key of the certificate' },
+    {
+      name: 'a key that does not belong to the certificate',
+      files: () => ({ cert: certs.client.certFile, key: certs.server.keyFile }),
+      words: 'is not the key of the certificate',
+    },
   ])('$name is a configuration error (78) that starts "file unreadable"', ({ files, words }) => {
     let caught: unknown
     try {

@@ -22,7 +22,15 @@ const facts = (major: number): AdminFacts => ({
 
 function skippedFor(databases: string, major: number) {
   const config = loadConfig(
-    { DBHOOK_HOST: 'h', DBHOOK_ADMIN_USER: 'provisioner', DBHOOK_OWNER: 'openzro', DBHOOK_OWNER_PASSWORD: 'pw', DBHOOK_APP_USER: 'app', DBHOOK_APP_PASSWORD: 'pw2', DBHOOK_DATABASES: databases },
+    {
+      DBHOOK_HOST: 'h',
+      DBHOOK_ADMIN_USER: 'provisioner',
+      DBHOOK_OWNER: 'openzro',
+      DBHOOK_OWNER_PASSWORD: 'pw',
+      DBHOOK_APP_USER: 'app',
+      DBHOOK_APP_PASSWORD: 'pw2',
+      DBHOOK_DATABASES: databases,
+    },
     'apply',
     { rules: configRules },
   )
@@ -37,7 +45,9 @@ describe('steps skipped by design', () => {
     const groups = groupSkippedSteps(skipped)
     expect(groups).toHaveLength(1)
     expect(groups[0]!.databases).toEqual(['management', 'flow', 'activity', 'dex'])
-    expect(groups[0]!.what).toBe('4 databases (management, flow, activity, dex): install the permission event trigger dbhook_grant_app_permissions_v2 for "app"')
+    expect(groups[0]!.what).toBe(
+      '4 databases (management, flow, activity, dex): install the permission event trigger dbhook_grant_app_permissions_v2 for "app"',
+    )
     expect(groups[0]!.reason).toContain('may not create event triggers')
   })
 

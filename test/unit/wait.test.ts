@@ -14,7 +14,12 @@ function classify(error: unknown): ConnectVerdict {
 }
 
 function options(overrides: { deadlineInMs?: number; signal?: AbortSignal } = {}) {
-  return { deadline: Date.now() + (overrides.deadlineInMs ?? 5000), signal: overrides.signal ?? new AbortController().signal, log: silent, target }
+  return {
+    deadline: Date.now() + (overrides.deadlineInMs ?? 5000),
+    signal: overrides.signal ?? new AbortController().signal,
+    log: silent,
+    target,
+  }
 }
 
 /** An attempt function that fails with `failures` in turn, then succeeds with `value`; records each call's time left. */
@@ -40,7 +45,10 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe('connectWithRetry', () => {
   test('retries transient failures until an attempt succeeds, and returns what it returned', async () => {
-    const { attempt, timesLeft } = scripted([transient('ECONNREFUSED'), transient('57P03 the database system is starting up'), transient('ECONNRESET')], 'session')
+    const { attempt, timesLeft } = scripted(
+      [transient('ECONNREFUSED'), transient('57P03 the database system is starting up'), transient('ECONNRESET')],
+      'session',
+    )
     await expect(connectWithRetry(attempt, classify, options())).resolves.toBe('session')
     expect(timesLeft).toHaveLength(4)
   })
@@ -54,8 +62,11 @@ describe('connectWithRetry', () => {
     expect(timesLeft[1]!).toBeLessThan(timesLeft[0]!)
   })
 
-  test('stops at the first permanent failure, with the classifier\'s error and no further attempt', async () => {
-    const { attempt, timesLeft } = scripted([transient('ECONNREFUSED'), new Error('password authentication failed'), transient('never tried')], 'session')
+  test("stops at the first permanent failure, with the classifier's error and no further attempt", async () => {
+    const { attempt, timesLeft } = scripted(
+      [transient('ECONNREFUSED'), new Error('password authentication failed'), transient('never tried')],
+      'session',
+    )
     const error = await rejection(connectWithRetry(attempt, classify, options()))
     expect(error).toBeInstanceOf(DbhookError)
     expect(error).toMatchObject({ message: 'refused: password authentication failed', exitCode: ExitCode.noPermission })
@@ -65,7 +76,9 @@ describe('connectWithRetry', () => {
   test('a permanent failure on the first attempt ends the wait at once', async () => {
     const { attempt, timesLeft } = scripted([new Error('no such database')], 'session')
     const started = Date.now()
-    await expect(connectWithRetry(attempt, classify, options({ deadlineInMs: 10_000 }))).rejects.toMatchObject({ exitCode: ExitCode.noPermission })
+    await expect(connectWithRetry(attempt, classify, options({ deadlineInMs: 10_000 }))).rejects.toMatchObject({
+      exitCode: ExitCode.noPermission,
+    })
     expect(timesLeft).toHaveLength(1)
     expect(Date.now() - started).toBeLessThan(1000)
   })
@@ -81,7 +94,11 @@ describe('connectWithRetry', () => {
     const waited = Date.now() - started
     expect(error).toBeInstanceOf(DbhookError)
     expect((error as DbhookError).exitCode).toBe(ExitCode.unavailable)
-    expect((error as DbhookError).message).toMatch(new RegExp(`^${target} was not reachable before DBHOOK_WAIT_TIMEOUT ran out \\((\\d+) attempts; last: ECONNREFUSED \\(attempt (\\d+)\\)\\)$`))
+    expect((error as DbhookError).message).toMatch(
+      new RegExp(
+        `^${target} was not reachable before DBHOOK_WAIT_TIMEOUT ran out \\((\\d+) attempts; last: ECONNREFUSED \\(attempt (\\d+)\\)\\)$`,
+      ),
+    )
     const [, attempts, last] = /\((\d+) attempts; last: ECONNREFUSED \(attempt (\d+)\)\)/.exec((error as DbhookError).message)!
     expect(Number(attempts)).toBe(calls)
     expect(Number(last)).toBe(calls)
@@ -93,11 +110,14 @@ describe('connectWithRetry', () => {
   test('a deadline already past makes no attempt and exits 69', async () => {
     const { attempt, timesLeft } = scripted([], 'session')
     const error = await rejection(connectWithRetry(attempt, classify, options({ deadlineInMs: -1 })))
-    expect(error).toMatchObject({ exitCode: ExitCode.unavailable, message: `${target} was not reachable before DBHOOK_WAIT_TIMEOUT ran out (0 attempts; last: no attempt was made)` })
+    expect(error).toMatchObject({
+      exitCode: ExitCode.unavailable,
+      message: `${target} was not reachable before DBHOOK_WAIT_TIMEOUT ran out (0 attempts; last: no attempt was made)`,
+    })
     expect(timesLeft).toHaveLength(0)
   })
 
-  test('an abort during a hanging attempt rejects at once with the signal\'s reason, not a verdict', async () => {
+  test("an abort during a hanging attempt rejects at once with the signal's reason, not a verdict", async () => {
     const controller = new AbortController()
     const reason = new Error('SIGTERM')
     let calls = 0

@@ -33,19 +33,29 @@ class MysqlSession implements AdminSession<MysqlFacts> {
       acquired = rows[0]?.acquired
     } catch (error) {
       if (serverErrno(error) === MysqlErrno.notSupportedYet) {
-        context.log.warn('the server refuses GET_LOCK (Galera cluster, error 1235): continuing without the provisioning lock; every statement dbhook runs is idempotent')
+        context.log.warn(
+          'the server refuses GET_LOCK (Galera cluster, error 1235): continuing without the provisioning lock; every statement dbhook runs is idempotent',
+        )
         return
       }
       throw error
     }
     if (acquired !== 1) {
-      throw new DbhookError('another dbhook run held the provisioning lock (GET_LOCK) until DBHOOK_WAIT_TIMEOUT ran out', ExitCode.unavailable)
+      throw new DbhookError(
+        'another dbhook run held the provisioning lock (GET_LOCK) until DBHOOK_WAIT_TIMEOUT ran out',
+        ExitCode.unavailable,
+      )
     }
   }
 
   async inspect(desired: DesiredState): Promise<EngineInspection<MysqlFacts>> {
     const { config, log } = this.context
-    const inspection = await inspectMysql(this.connection, desired, (name, admin) => accountOf(config, name, admin), this.checkPasswords(desired))
+    const inspection = await inspectMysql(
+      this.connection,
+      desired,
+      (name, admin) => accountOf(config, name, admin),
+      this.checkPasswords(desired),
+    )
     const facts = inspection.facts
     log.debug({ server: facts.server, admin: facts.admin }, 'inspected the server')
     const grants = parseAdminGrants(facts.adminGrants)
@@ -72,7 +82,8 @@ class MysqlSession implements AdminSession<MysqlFacts> {
     return testPasswords(
       desired.roles,
       config.admin.user,
-      async (role) => closeMysql(await connectMysql(config, this.tls, { user: role.name, password: role.password }, config.connectTimeoutMs, log)),
+      async (role) =>
+        closeMysql(await connectMysql(config, this.tls, { user: role.name, password: role.password }, config.connectTimeoutMs, log)),
       (error) => serverErrno(error) === MysqlErrno.accessDenied,
       log,
     )
@@ -93,7 +104,12 @@ export const mysqlAdapter: EngineAdapter = {
     const tls = readMysqlTlsMaterial(config.tls)
     const warning = mysqlTlsPlan(config.tls, tls).warning
     if (warning) log.warn(warning)
-    const connection = await connectMysqlWithWait(context, tls, { user: config.admin.user, password: config.admin.password }, 'DBHOOK_ADMIN_PASSWORD')
+    const connection = await connectMysqlWithWait(
+      context,
+      tls,
+      { user: config.admin.user, password: config.admin.password },
+      'DBHOOK_ADMIN_PASSWORD',
+    )
     return new MysqlSession(connection, tls, context)
   },
   verify: (context) => verifyMysql(context),

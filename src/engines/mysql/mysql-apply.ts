@@ -4,7 +4,14 @@ import type { ApplyReport, DatabaseOutcome, RunContext } from '../engine.ts'
 import { stepError } from './mysql-errors.ts'
 import type { MysqlFacts } from './mysql-inspect.ts'
 import { mysqlSpecOf } from './mysql-items.ts'
-import { createDatabaseSql, createUserStatement, setPasswordStatement, wildcardGrant, type Account, type Statement } from './mysql-statements.ts'
+import {
+  createDatabaseSql,
+  createUserStatement,
+  setPasswordStatement,
+  wildcardGrant,
+  type Account,
+  type Statement,
+} from './mysql-statements.ts'
 
 /**
  * Executes the plan's steps in order, and only those, on the admin connection, which holds the provisioning lock: accounts first,
@@ -52,7 +59,9 @@ export async function applyMysqlPlan(
         case 'ensure': {
           const sql = mysqlSpecOf(step.item).grant(step.database.name, accountOf(step.item.role ?? config.owner.name))
           if (wildcardGrant(step.database.name)) {
-            log.warn(`${step.database.key}: the grant on ${JSON.stringify(step.database.name)} also matches databases that differ where it has _ or %, which act as wildcards: the name is too long to escape them within 64 characters`)
+            log.warn(
+              `${step.database.key}: the grant on ${JSON.stringify(step.database.name)} also matches databases that differ where it has _ or %, which act as wildcards: the name is too long to escape them within 64 characters`,
+            )
           }
           await execute(plain(sql))
           if (outcomes.get(step.database.name) === 'unchanged') outcomes.set(step.database.name, 'updated')

@@ -33,7 +33,8 @@ function clientArguments(context: RunContext): string[] {
       break
   }
   if (config.tls.rootCert && config.tls.rootCert !== 'system' && config.tls.mode !== 'disable') args.push(`--ssl-ca=${config.tls.rootCert}`)
-  if (config.tls.cert && config.tls.key && config.tls.mode !== 'disable') args.push(`--ssl-cert=${config.tls.cert}`, `--ssl-key=${config.tls.key}`)
+  if (config.tls.cert && config.tls.key && config.tls.mode !== 'disable')
+    args.push(`--ssl-cert=${config.tls.cert}`, `--ssl-key=${config.tls.key}`)
   return args
 }
 
@@ -70,13 +71,21 @@ export async function mysqlBackupEngine(context: RunContext): Promise<BackupEngi
   const dumpTool = await findTool(['mariadb-dump', 'mysqldump'], path)
   const client = await findTool(['mariadb', 'mysql'], path)
   if (!dumpTool || !client) {
-    throw new DbhookError('mariadb-dump (or mysqldump) and mariadb (or mysql) not found on PATH: backups need the MariaDB/MySQL client tools (the -pgtools image has them)', ExitCode.config)
+    throw new DbhookError(
+      'mariadb-dump (or mysqldump) and mariadb (or mysql) not found on PATH: backups need the MariaDB/MySQL client tools (the -pgtools image has them)',
+      ExitCode.config,
+    )
   }
   return {
     check: (input: Readable) => checkMysqlDump(input),
     async connect(): Promise<BackupSession> {
       const material = readMysqlTlsMaterial(config.tls)
-      const connection = await connectMysqlWithWait(context, material, { user: config.admin.user, password: config.admin.password }, 'DBHOOK_ADMIN_PASSWORD')
+      const connection = await connectMysqlWithWait(
+        context,
+        material,
+        { user: config.admin.user, password: config.admin.password },
+        'DBHOOK_ADMIN_PASSWORD',
+      )
       const [versionRows] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS v')
       const version = String(versionRows[0]?.v ?? '')
       const server = `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version.split('-')[0]}`
@@ -93,7 +102,16 @@ export async function mysqlBackupEngine(context: RunContext): Promise<BackupEngi
           const dumped = runTool({
             command: dumpTool,
             // No --databases: the dump holds no CREATE DATABASE or USE, so it restores into a database of any name.
-            args: [...clientArguments(context), '--single-transaction', '--routines', '--triggers', '--hex-blob', '--default-character-set=utf8mb4', '--', database],
+            args: [
+              ...clientArguments(context),
+              '--single-transaction',
+              '--routines',
+              '--triggers',
+              '--hex-blob',
+              '--default-character-set=utf8mb4',
+              '--',
+              database,
+            ],
             env: clientEnvironment(context),
             output: inventory,
             signal: context.signal,
@@ -117,14 +135,17 @@ export async function mysqlBackupEngine(context: RunContext): Promise<BackupEngi
         },
         async createDatabase(name) {
           await connection.query(createDatabaseSql(name, config))
-          if (config.owner.name !== config.admin.user) await connection.query(grantOwnerSql(name, { user: config.owner.name, host: config.mysql.userHost }))
+          if (config.owner.name !== config.admin.user)
+            await connection.query(grantOwnerSql(name, { user: config.owner.name, host: config.mysql.userHost }))
         },
         async dropDatabase(name) {
           await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`)
           // A grant outlives its database in MySQL and would hand the owner a database created later under this name.
           if (config.owner.name !== config.admin.user) {
             await connection
-              .query(`REVOKE ALL PRIVILEGES ON ${quoteIdentifier(grantPattern(name))}.* FROM ${quoteAccount({ user: config.owner.name, host: config.mysql.userHost })}`)
+              .query(
+                `REVOKE ALL PRIVILEGES ON ${quoteIdentifier(grantPattern(name))}.* FROM ${quoteAccount({ user: config.owner.name, host: config.mysql.userHost })}`,
+              )
               .catch((error: unknown) => {
                 if (serverErrno(error) !== MysqlErrno.nonexistingGrant) throw error
               })
@@ -148,13 +169,21 @@ export async function mysqlBackupEngine(context: RunContext): Promise<BackupEngi
             if (k === 'VIEW') objects.add(`view ${t}`)
             else if (k === 'SEQUENCE') objects.add(`sequence ${t}`)
             else if (k === 'BASE TABLE') {
-              const [rows] = await connection.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(name)}.${quoteIdentifier(String(t))}`)
+              const [rows] = await connection.query<RowDataPacket[]>(
+                `SELECT COUNT(*) AS n FROM ${quoteIdentifier(name)}.${quoteIdentifier(String(t))}`,
+              )
               tables.set(String(t), Number(rows[0]?.n ?? 0))
             }
           }
-          const [routines] = await connection.query<RowDataPacket[]>('SELECT routine_type AS k, routine_name AS r FROM information_schema.routines WHERE routine_schema = ?', [name])
+          const [routines] = await connection.query<RowDataPacket[]>(
+            'SELECT routine_type AS k, routine_name AS r FROM information_schema.routines WHERE routine_schema = ?',
+            [name],
+          )
           for (const { k, r } of routines) objects.add(`${String(k).toLowerCase()} ${r}`)
-          const [triggers] = await connection.query<RowDataPacket[]>('SELECT trigger_name AS t FROM information_schema.triggers WHERE trigger_schema = ?', [name])
+          const [triggers] = await connection.query<RowDataPacket[]>(
+            'SELECT trigger_name AS t FROM information_schema.triggers WHERE trigger_schema = ?',
+            [name],
+          )
           for (const { t } of triggers) objects.add(`trigger ${t}`)
           return { tables, objects, sequences: new Map() }
         },

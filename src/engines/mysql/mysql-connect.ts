@@ -33,7 +33,13 @@ const transports = new WeakMap<mysql.Connection, MysqlTransport>()
  * connection is tracked so that a signal closes it, and runs with backslash escapes on (dbhook's quoting needs
  * them). Throws the error of the attempt that says most.
  */
-export async function connectMysql(config: Config, material: MysqlTlsMaterial, login: MysqlLogin, timeoutMs: number, log: Logger): Promise<mysql.Connection> {
+export async function connectMysql(
+  config: Config,
+  material: MysqlTlsMaterial,
+  login: MysqlLogin,
+  timeoutMs: number,
+  log: Logger,
+): Promise<mysql.Connection> {
   const { attempts } = mysqlTlsPlan(config.tls, material)
   let firstError: unknown
   for (const [index, attempt] of attempts.entries()) {
@@ -47,7 +53,8 @@ export async function connectMysql(config: Config, material: MysqlTlsMaterial, l
         ssl: attempt.encrypted ? { ...attempt.ssl } : undefined,
         connectTimeout: Math.max(1, Math.min(config.connectTimeoutMs, timeoutMs)),
         multipleStatements: false,
-        stream: attempt.encrypted && attempt.ssl.verifyIdentity && isIP(config.host) ? () => socketNamedFor(config.host, config.port) : undefined,
+        stream:
+          attempt.encrypted && attempt.ssl.verifyIdentity && isIP(config.host) ? () => socketNamedFor(config.host, config.port) : undefined,
         // Over plaintext caching_sha2_password asks the server for its RSA key (mysql2 does so when no key is
         // configured); the callback only notes that it happened, for the warning after connecting.
         authPlugins: {
@@ -72,7 +79,12 @@ export async function connectMysql(config: Config, material: MysqlTlsMaterial, l
           throw Object.assign(new Error(mismatch.message), { code: 'HANDSHAKE_SSL_ERROR' })
         }
       }
-      transports.set(connection, { encrypted: attempt.encrypted, protocol: tlsProtocol(attempt.encrypted, stream), serverVerified: attempt.encrypted && attempt.verified, fetchedServerKey })
+      transports.set(connection, {
+        encrypted: attempt.encrypted,
+        protocol: tlsProtocol(attempt.encrypted, stream),
+        serverVerified: attempt.encrypted && attempt.verified,
+        fetchedServerKey,
+      })
       await connection.query(sessionSqlMode).catch(async (error: unknown) => {
         await closeMysql(connection)
         throw error
@@ -82,7 +94,10 @@ export async function connectMysql(config: Config, material: MysqlTlsMaterial, l
       firstError ??= error
       const last = index === attempts.length - 1
       if (last || !worthFallingBack(attempt, error)) throw pickError(firstError, error)
-      log.debug({ code: errorCode(error) }, `${attempt.encrypted ? 'TLS' : 'plaintext'} attempt failed, trying ${attempt.encrypted ? 'plaintext' : 'TLS'}`)
+      log.debug(
+        { code: errorCode(error) },
+        `${attempt.encrypted ? 'TLS' : 'plaintext'} attempt failed, trying ${attempt.encrypted ? 'plaintext' : 'TLS'}`,
+      )
     }
   }
   throw firstError
@@ -137,7 +152,12 @@ export async function closeMysql(connection: mysql.Connection): Promise<void> {
  * Connects with retries as `login`, then logs what the transport turned out to be and warns about plaintext:
  * after a PREFERRED fallback, and when caching_sha2_password had to trust an RSA key sent in the clear.
  */
-export async function connectMysqlWithWait(context: RunContext, material: MysqlTlsMaterial, login: MysqlLogin, variable: string): Promise<mysql.Connection> {
+export async function connectMysqlWithWait(
+  context: RunContext,
+  material: MysqlTlsMaterial,
+  login: MysqlLogin,
+  variable: string,
+): Promise<mysql.Connection> {
   const { config, log } = context
   const target = `MySQL/MariaDB at ${config.host}:${config.port} as ${JSON.stringify(login.user)}`
   const connection = await connectWithRetry(
@@ -146,10 +166,15 @@ export async function connectMysqlWithWait(context: RunContext, material: MysqlT
     { deadline: context.deadline, signal: context.signal, log, target },
   )
   const transport = describeTransport(connection)
-  log.info({ encrypted: transport.encrypted, protocol: transport.protocol, serverVerified: transport.serverVerified }, `connected to ${target}`)
+  log.info(
+    { encrypted: transport.encrypted, protocol: transport.protocol, serverVerified: transport.serverVerified },
+    `connected to ${target}`,
+  )
   const plan = mysqlTlsPlan(config.tls, material)
   if (!transport.encrypted && plan.attempts.some((attempt) => attempt.encrypted)) {
-    log.warn(`the connection is not encrypted (DBHOOK_SSLMODE=${config.tls.word} fell back to plaintext); set DBHOOK_SSLMODE=VERIFY_IDENTITY to require TLS`)
+    log.warn(
+      `the connection is not encrypted (DBHOOK_SSLMODE=${config.tls.word} fell back to plaintext); set DBHOOK_SSLMODE=VERIFY_IDENTITY to require TLS`,
+    )
   }
   if (transport.fetchedServerKey) {
     log.warn(

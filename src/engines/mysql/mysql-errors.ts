@@ -48,12 +48,20 @@ export function classifyMysqlConnectError(error: unknown, who: { user: string; v
   const user = JSON.stringify(who.user)
   switch (errno) {
     case MysqlErrno.accessDenied:
-      return permanent(`access denied for user ${user}: check ${who.variable} (or the account requires TLS and the connection has none)`, ExitCode.noPermission, error)
+      return permanent(
+        `access denied for user ${user}: check ${who.variable} (or the account requires TLS and the connection has none)`,
+        ExitCode.noPermission,
+        error,
+      )
     case MysqlErrno.databaseAccessDenied:
     case MysqlErrno.specificAccessDenied:
       return permanent(`user ${user} is not allowed to do this: ${message}`, ExitCode.noPermission, error)
     case MysqlErrno.hostNotPrivileged:
-      return permanent(`user ${user} may not connect from this host: ${message} (the account's host part must match where dbhook runs)`, ExitCode.noPermission, error)
+      return permanent(
+        `user ${user} may not connect from this host: ${message} (the account's host part must match where dbhook runs)`,
+        ExitCode.noPermission,
+        error,
+      )
     case MysqlErrno.unknownDatabase:
       return permanent(`unknown database: ${message}`, ExitCode.config, error)
     default:

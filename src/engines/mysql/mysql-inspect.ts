@@ -22,7 +22,6 @@ export interface MysqlInspection {
   readonly facts: MysqlFacts
 }
 
-
 interface ServerRow extends RowDataPacket {
   version: string
   currentUser: string
@@ -70,9 +69,11 @@ export async function inspectMysql(
   const globalPrivileges = new Map<string, Set<string>>()
   for (const row of userRows) addTo(globalPrivileges, String(row.grantee), String(row.privilege))
   const schemaPrivileges = new Map<string, Set<string>>()
-  for (const row of schemaPrivilegeRows) addTo(schemaPrivileges, `${String(row.grantee)}\u0000${String(row.pattern)}`, String(row.privilege))
+  for (const row of schemaPrivilegeRows)
+    addTo(schemaPrivileges, `${String(row.grantee)}\u0000${String(row.pattern)}`, String(row.privilege))
 
-  const holdsGlobally = (account: Account, required: readonly string[]) => required.every((p) => globalPrivileges.get(grantee(account))?.has(p))
+  const holdsGlobally = (account: Account, required: readonly string[]) =>
+    required.every((p) => globalPrivileges.get(grantee(account))?.has(p))
   const holds = (account: Account, database: string, required: readonly string[]) => {
     const key = grantee(account)
     const global = globalPrivileges.get(key)
@@ -95,13 +96,17 @@ export async function inspectMysql(
   const accountFor = (role: string | undefined) => (role === undefined ? admin : (accounts.get(role) ?? admin))
   const items = desired.databases[0]?.items ?? []
   // A grant on `*.*` covers a database created now: the plan grants on it only what that leaves out.
-  const newDatabase = new Set(items.filter((item) => holdsGlobally(accountFor(item.role), mysqlSpecOf(item).privileges)).map((item) => item.id))
+  const newDatabase = new Set(
+    items.filter((item) => holdsGlobally(accountFor(item.role), mysqlSpecOf(item).privileges)).map((item) => item.id),
+  )
 
   const existing = new Set(schemaRows.map((row) => String(row.name)))
   const databases = new Map<string, ObservedDatabase>()
   for (const db of desired.databases) {
     if (!existing.has(db.name)) continue
-    const present = new Set(db.items.filter((item) => holds(accountFor(item.role), db.name, mysqlSpecOf(item).privileges)).map((item) => item.id))
+    const present = new Set(
+      db.items.filter((item) => holds(accountFor(item.role), db.name, mysqlSpecOf(item).privileges)).map((item) => item.id),
+    )
     databases.set(db.name, { owner: null, present })
   }
 

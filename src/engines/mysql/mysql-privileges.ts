@@ -52,10 +52,12 @@ export function mysqlPrivilegeProblems(steps: readonly Step[], grants: AdminGran
   for (const step of steps) {
     switch (step.action) {
       case 'create-role':
-        if (!has('CREATE USER')) missing(`create user ${JSON.stringify(step.role.name)}`, 'CREATE USER', `GRANT CREATE USER ON *.* TO ${who}`)
+        if (!has('CREATE USER'))
+          missing(`create user ${JSON.stringify(step.role.name)}`, 'CREATE USER', `GRANT CREATE USER ON *.* TO ${who}`)
         break
       case 'set-password':
-        if (!has('CREATE USER')) missing(`change the password of ${JSON.stringify(step.role.name)}`, 'CREATE USER', `GRANT CREATE USER ON *.* TO ${who}`)
+        if (!has('CREATE USER'))
+          missing(`change the password of ${JSON.stringify(step.role.name)}`, 'CREATE USER', `GRANT CREATE USER ON *.* TO ${who}`)
         break
       case 'create-database':
         if (!has('CREATE')) missing(`create database ${JSON.stringify(step.database.name)}`, 'CREATE', `GRANT CREATE ON *.* TO ${who}`)
@@ -63,14 +65,18 @@ export function mysqlPrivilegeProblems(steps: readonly Step[], grants: AdminGran
       case 'alter-owner':
         break
       case 'ensure':
-      {
-        // Granting needs GRANT OPTION and every privilege granted; MySQL 8 lists ALL as its single privileges.
-        const lacking = mysqlSpecOf(step.item).privileges.filter((privilege) => !has(privilege))
-        if (lacking.length > 0 || !grants.globalGrantOption) {
-          const privilege = `${lacking.length > 0 ? lacking.join(', ') : 'GRANT OPTION'}${lacking.length > 0 && !grants.globalGrantOption ? ' and GRANT OPTION' : ''}`
-          missing(`${step.item.description} on ${JSON.stringify(step.database.name)}`, privilege, `GRANT ALL PRIVILEGES ON *.* TO ${who} WITH GRANT OPTION`)
+        {
+          // Granting needs GRANT OPTION and every privilege granted; MySQL 8 lists ALL as its single privileges.
+          const lacking = mysqlSpecOf(step.item).privileges.filter((privilege) => !has(privilege))
+          if (lacking.length > 0 || !grants.globalGrantOption) {
+            const privilege = `${lacking.length > 0 ? lacking.join(', ') : 'GRANT OPTION'}${lacking.length > 0 && !grants.globalGrantOption ? ' and GRANT OPTION' : ''}`
+            missing(
+              `${step.item.description} on ${JSON.stringify(step.database.name)}`,
+              privilege,
+              `GRANT ALL PRIVILEGES ON *.* TO ${who} WITH GRANT OPTION`,
+            )
+          }
         }
-      }
         break
       default:
         problems.push(`unknown step ${JSON.stringify(step satisfies never)}`)

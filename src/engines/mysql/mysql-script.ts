@@ -45,4 +45,3 @@ export function mysqlScript(config: Config): string {
   }
   return `${lines.join('\n')}\n`
 }
-

@@ -64,7 +64,8 @@ export function nativePasswordHash(password: string): string {
 export type PasswordForm = 'native-hash' | 'plaintext'
 
 function identifiedBy(password: string, form: PasswordForm): { sql: string; loggable: string } {
-  if (form === 'native-hash') return { sql: `IDENTIFIED BY PASSWORD ${quoteString(nativePasswordHash(password))}`, loggable: `IDENTIFIED BY PASSWORD '[redacted]'` }
+  if (form === 'native-hash')
+    return { sql: `IDENTIFIED BY PASSWORD ${quoteString(nativePasswordHash(password))}`, loggable: `IDENTIFIED BY PASSWORD '[redacted]'` }
   return { sql: `IDENTIFIED BY ${quoteString(password)}`, loggable: `IDENTIFIED BY '[redacted]'` }
 }
 
@@ -75,10 +76,16 @@ const charsetName = /^[A-Za-z0-9_]{1,64}$/
 export function checkCharset(config: Config): void {
   const { charset, collation } = config.mysql
   if (!charsetName.test(charset)) {
-    throw new DbhookError(`DBHOOK_MYSQL_CHARSET must be a character set name such as utf8mb4, got ${JSON.stringify(charset.slice(0, 80))}`, ExitCode.config)
+    throw new DbhookError(
+      `DBHOOK_MYSQL_CHARSET must be a character set name such as utf8mb4, got ${JSON.stringify(charset.slice(0, 80))}`,
+      ExitCode.config,
+    )
   }
   if (collation !== undefined && !charsetName.test(collation)) {
-    throw new DbhookError(`DBHOOK_MYSQL_COLLATION must be a collation name such as utf8mb4_unicode_ci, got ${JSON.stringify(collation.slice(0, 80))}`, ExitCode.config)
+    throw new DbhookError(
+      `DBHOOK_MYSQL_COLLATION must be a collation name such as utf8mb4_unicode_ci, got ${JSON.stringify(collation.slice(0, 80))}`,
+      ExitCode.config,
+    )
   }
 }
 
@@ -112,8 +119,24 @@ export const ownerPrivileges = 'ALL PRIVILEGES'
  * more (DELETE HISTORY, SHOW CREATE ROUTINE), which are not required to count the owner's grant as present.
  */
 export const ownerPrivilegeSet: readonly string[] = [
-  'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER', 'CREATE TEMPORARY TABLES',
-  'LOCK TABLES', 'EXECUTE', 'CREATE VIEW', 'SHOW VIEW', 'CREATE ROUTINE', 'ALTER ROUTINE', 'EVENT', 'TRIGGER',
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'EVENT',
+  'TRIGGER',
 ]
 export const appPrivileges = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const
 

@@ -61,9 +61,16 @@ export function mysqlTlsPlan(settings: TlsSettings, material: MysqlTlsMaterial):
   const chain: MysqlSslOptions = { ...client, ca: material.ca, rejectUnauthorized: true, verifyIdentity: false }
   const identity: MysqlSslOptions = { ...client, ca: material.ca, rejectUnauthorized: true, verifyIdentity: true }
   const caIgnored = (word: string) =>
-    settings.rootCert ? `DBHOOK_SSLMODE=${word} does not verify the server certificate, so DBHOOK_SSLROOTCERT is not used; use VERIFY_CA or VERIFY_IDENTITY to verify it` : undefined
+    settings.rootCert
+      ? `DBHOOK_SSLMODE=${word} does not verify the server certificate, so DBHOOK_SSLROOTCERT is not used; use VERIFY_CA or VERIFY_IDENTITY to verify it`
+      : undefined
   // libpq verifies the chain in every TLS attempt once a CA is given, whatever the mode.
-  const libpqTls = (fallBackWhen?: 'tls-failed'): MysqlTlsAttempt => ({ encrypted: true, ssl: material.ca ? chain : unverified, verified: material.ca !== undefined, fallBackWhen })
+  const libpqTls = (fallBackWhen?: 'tls-failed'): MysqlTlsAttempt => ({
+    encrypted: true,
+    ssl: material.ca ? chain : unverified,
+    verified: material.ca !== undefined,
+    fallBackWhen,
+  })
 
   switch (settings.word) {
     case 'disable':
@@ -77,10 +84,16 @@ export function mysqlTlsPlan(settings: TlsSettings, material: MysqlTlsMaterial):
     case 'require':
       return { attempts: [libpqTls()] }
     case 'preferred':
-      return { attempts: [{ encrypted: true, ssl: unverified, verified: false, fallBackWhen: 'no-tls' }, { encrypted: false }], warning: caIgnored(settings.word.toUpperCase()) }
+      return {
+        attempts: [{ encrypted: true, ssl: unverified, verified: false, fallBackWhen: 'no-tls' }, { encrypted: false }],
+        warning: caIgnored(settings.word.toUpperCase()),
+      }
     case 'required':
     case 'skip-verify':
-      return { attempts: [{ encrypted: true, ssl: unverified, verified: false }], warning: caIgnored(settings.word === 'required' ? 'REQUIRED' : 'skip-verify') }
+      return {
+        attempts: [{ encrypted: true, ssl: unverified, verified: false }],
+        warning: caIgnored(settings.word === 'required' ? 'REQUIRED' : 'skip-verify'),
+      }
     case 'verify-ca':
     case 'verify_ca':
       return { attempts: [{ encrypted: true, ssl: chain, verified: true }] }
@@ -110,13 +123,22 @@ export function describeMysqlTlsFailure(error: unknown): string | undefined {
   if (err?.code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /does not match certificate's altnames/i.test(message)) {
     return `hostname mismatch: the server certificate does not name this host (${err.reason ?? message}); use VERIFY_CA to check the chain only`
   }
-  if ((err?.code && untrustedCertificateCodes.has(err.code)) || (err?.code === 'HANDSHAKE_SSL_ERROR' && /self[- ]signed|unable to (verify|get)|certificate (has expired|is not yet valid|signature)/i.test(message))) {
+  if (
+    (err?.code && untrustedCertificateCodes.has(err.code)) ||
+    (err?.code === 'HANDSHAKE_SSL_ERROR' &&
+      /self[- ]signed|unable to (verify|get)|certificate (has expired|is not yet valid|signature)/i.test(message))
+  ) {
     return `the server certificate is not trusted (${err.code}); check DBHOOK_SSLROOTCERT names the CA that signed it`
   }
   if (/alert (certificate required|bad certificate|unknown ca)|alert number 116/i.test(message)) {
     return 'the server refused the client certificate (DBHOOK_SSLCERT/DBHOOK_SSLKEY)'
   }
-  if (err?.code === 'HANDSHAKE_SSL_ERROR' || err?.code?.startsWith('ERR_SSL') || err?.code?.startsWith('ERR_TLS') || /^(ssl|tls)/i.test(message)) {
+  if (
+    err?.code === 'HANDSHAKE_SSL_ERROR' ||
+    err?.code?.startsWith('ERR_SSL') ||
+    err?.code?.startsWith('ERR_TLS') ||
+    /^(ssl|tls)/i.test(message)
+  ) {
     return `TLS negotiation failed: ${message}`
   }
   return undefined

@@ -69,7 +69,10 @@ class PostgresSession implements AdminSession<AdminFacts> {
     const { log, config } = this.context
     const inspection = await inspectServer(this.client, desired, this.checkPasswords(desired), config.extensions)
     const facts = inspection.facts
-    log.debug({ facts: { ...facts, roles: Object.fromEntries(facts.roles), extensions: Object.fromEntries(facts.extensions) } }, 'inspected the server')
+    log.debug(
+      { facts: { ...facts, roles: Object.fromEntries(facts.roles), extensions: Object.fromEntries(facts.extensions) } },
+      'inspected the server',
+    )
     const observed = await this.inspectItems(desired, inspection.observed)
     return {
       observed,
@@ -121,7 +124,14 @@ class PostgresSession implements AdminSession<AdminFacts> {
     const { config, log, signal } = this.context
     // After a signal the undo of a lent membership still needs a connection of its own.
     if (this.lost && !signal.aborted) throw this.lostError()
-    const client = await connectPostgres(config, this.tls, { user: config.admin.user, password: config.admin.password, database }, this.endpoint, config.connectTimeoutMs, log)
+    const client = await connectPostgres(
+      config,
+      this.tls,
+      { user: config.admin.user, password: config.admin.password, database },
+      this.endpoint,
+      config.connectTimeoutMs,
+      log,
+    )
     // Lost while this connection was being opened: it must not carry work on without the lock either.
     if (this.lost && !signal.aborted) {
       destroy(client)
@@ -144,7 +154,14 @@ class PostgresSession implements AdminSession<AdminFacts> {
       desired.roles,
       config.admin.user,
       async (role) => {
-        const client = await connectPostgres(config, this.tls, { user: role.name, password: role.password, database: config.admin.database }, this.endpoint, config.connectTimeoutMs, log)
+        const client = await connectPostgres(
+          config,
+          this.tls,
+          { user: role.name, password: role.password, database: config.admin.database },
+          this.endpoint,
+          config.connectTimeoutMs,
+          log,
+        )
         await client.end().catch(() => undefined)
       },
       (error) => errorCode(error) === SqlState.invalidPassword,
@@ -159,7 +176,12 @@ export const postgresAdapter: EngineAdapter = {
   async connectAdmin(context) {
     const { config, log } = context
     const tls = readTlsMaterial(config.tls, log)
-    const chosen = await connectWithWait(context, tls, { user: config.admin.user, password: config.admin.password, database: config.admin.database }, 'DBHOOK_ADMIN_PASSWORD')
+    const chosen = await connectWithWait(
+      context,
+      tls,
+      { user: config.admin.user, password: config.admin.password, database: config.admin.database },
+      'DBHOOK_ADMIN_PASSWORD',
+    )
     return new PostgresSession(chosen, tls, context)
   },
   connectionLost: connectionLoss,

@@ -11,7 +11,15 @@ import { itemNames, specOf } from './postgres-items.ts'
 import { withLentMemberships } from './postgres-lending.ts'
 import { passwordVerifier } from './postgres-password.ts'
 import { checkPrivileges, runsAsOwner } from './postgres-privileges.ts'
-import { alterOwnerSql, createDatabaseSql, createRoleSql, loggableSql, quoteIdentifier, setPasswordSql, type ItemStatement } from './postgres-statements.ts'
+import {
+  alterOwnerSql,
+  createDatabaseSql,
+  createRoleSql,
+  loggableSql,
+  quoteIdentifier,
+  setPasswordSql,
+  type ItemStatement,
+} from './postgres-statements.ts'
 
 /** Opens another admin connection, to `database`. */
 export type ConnectAdmin = (database: string) => Promise<pg.Client>
@@ -37,7 +45,13 @@ interface HandOver {
  * database as its own and hands it over in the transaction that puts its items in place; a run killed in between
  * leaves a database owned by the admin, which the next run plans as a change of owner.
  */
-export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, facts: AdminFacts, context: RunContext, connect: ConnectAdmin): Promise<ApplyReport> {
+export async function applyPostgresPlan(
+  client: pg.Client,
+  plan: PlanResult,
+  facts: AdminFacts,
+  context: RunContext,
+  connect: ConnectAdmin,
+): Promise<ApplyReport> {
   const { log, config } = context
   const outcomes = new Map<string, DatabaseOutcome>(config.databases.map((db) => [db.name, 'unchanged']))
   let statements = 0
@@ -67,7 +81,9 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
     return needed
   }
   for (const role of lendable) {
-    log.info(`${who} lends itself membership in ${JSON.stringify(role)} only inside the transactions that act for it (GRANT, the work, REVOKE, COMMIT): a run killed at any point leaves no membership behind`)
+    log.info(
+      `${who} lends itself membership in ${JSON.stringify(role)} only inside the transactions that act for it (GRANT, the work, REVOKE, COMMIT): a run killed at any point leaves no membership behind`,
+    )
   }
 
   for (const step of [...of('create-role'), ...of('set-password')]) {
@@ -81,19 +97,31 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
 
   const handOvers = new Map<string, HandOver>()
   const creates = of('create-database')
-  await onConnections(client, Math.min(config.parallel, creates.length), connect, config.admin.database, async (target, next) => {
-    for (let step = next(); step; step = next()) {
-      const { database } = step
-      const asAdmin = lendable.has(database.owner)
-      await run(step, async () => {
-        const created = await createDatabase(target, executeOn(target), database.name, asAdmin ? undefined : database.owner, log)
-        if (created) outcomes.set(database.name, 'created')
-        const owner = created ? (asAdmin ? facts.user : database.owner) : await ownerOf(target, database.name)
-        if (owner !== undefined && owner !== database.owner) handOvers.set(database.name, { database, from: owner, step })
-      })
-      log.info({ step: step.action }, asAdmin ? `${database.key}: create database ${JSON.stringify(database.name)} (owned by ${who} until a transaction hands it over to ${JSON.stringify(database.owner)})` : describeStep(step))
-    }
-  }, creates)
+  await onConnections(
+    client,
+    Math.min(config.parallel, creates.length),
+    connect,
+    config.admin.database,
+    async (target, next) => {
+      for (let step = next(); step; step = next()) {
+        const { database } = step
+        const asAdmin = lendable.has(database.owner)
+        await run(step, async () => {
+          const created = await createDatabase(target, executeOn(target), database.name, asAdmin ? undefined : database.owner, log)
+          if (created) outcomes.set(database.name, 'created')
+          const owner = created ? (asAdmin ? facts.user : database.owner) : await ownerOf(target, database.name)
+          if (owner !== undefined && owner !== database.owner) handOvers.set(database.name, { database, from: owner, step })
+        })
+        log.info(
+          { step: step.action },
+          asAdmin
+            ? `${database.key}: create database ${JSON.stringify(database.name)} (owned by ${who} until a transaction hands it over to ${JSON.stringify(database.owner)})`
+            : describeStep(step),
+        )
+      }
+    },
+    creates,
+  )
   for (const step of of('alter-owner')) handOvers.set(step.database.name, { database: step.database, from: step.from, step })
 
   const handedOver = (handOver: HandOver) => {
@@ -111,7 +139,8 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
   const ownerOnly = [...handOvers.values()].filter((handOver) => !byDatabase.has(handOver.database.name))
   if (ownerOnly.length > 0) {
     await withLentMemberships(client, lend(ownerOnly.flatMap((h) => [h.from, h.database.owner])), facts.major, log, async () => {
-      for (const handOver of ownerOnly) await run(handOver.step, () => execute(alterOwnerSql(handOver.database.name, handOver.database.owner)))
+      for (const handOver of ownerOnly)
+        await run(handOver.step, () => execute(alterOwnerSql(handOver.database.name, handOver.database.owner)))
     })
     for (const handOver of ownerOnly) handedOver(handOver)
   }
@@ -150,13 +179,19 @@ export async function applyPostgresPlan(client: pg.Client, plan: PlanResult, fac
   })
 
   for (const [role, count] of lendings) {
-    log.info(`revoked the membership in ${JSON.stringify(role)} lent for this run: each of the ${count} transaction(s) that lent it took it back before COMMIT`)
+    log.info(
+      `revoked the membership in ${JSON.stringify(role)} lent for this run: each of the ${count} transaction(s) that lent it took it back before COMMIT`,
+    )
   }
   return { outcomes, statements }
 }
 
 /** Runs an item's statements; a generating query is read first and each statement it returns is run in order. */
-async function executeItem(client: pg.Client, statements: readonly ItemStatement[], execute: (sql: string) => Promise<void>): Promise<void> {
+async function executeItem(
+  client: pg.Client,
+  statements: readonly ItemStatement[],
+  execute: (sql: string) => Promise<void>,
+): Promise<void> {
   for (const statement of statements) {
     if (typeof statement === 'string') {
       await execute(statement)
@@ -213,13 +248,21 @@ async function onConnections<T>(
  * does not take dbhook's lock makes this fail with 42P04, or 23505 on pg_database_datname_index: both mean the
  * database exists now. Returns whether this run created it.
  */
-async function createDatabase(client: pg.Client, execute: (sql: string) => Promise<void>, name: string, owner: string | undefined, log: Logger): Promise<boolean> {
+async function createDatabase(
+  client: pg.Client,
+  execute: (sql: string) => Promise<void>,
+  name: string,
+  owner: string | undefined,
+  log: Logger,
+): Promise<boolean> {
   try {
     await execute(createDatabaseSql(name, owner))
     return true
   } catch (error) {
     const code = errorCode(error)
-    const duplicate = code === SqlState.duplicateDatabase || (code === SqlState.uniqueViolation && /pg_database_datname_index/.test((error as Error).message))
+    const duplicate =
+      code === SqlState.duplicateDatabase ||
+      (code === SqlState.uniqueViolation && /pg_database_datname_index/.test((error as Error).message))
     if (!duplicate) throw error
     log.info(`database ${JSON.stringify(name)} was created by someone else meanwhile (${code}); checking its owner`)
     return false
@@ -227,6 +270,8 @@ async function createDatabase(client: pg.Client, execute: (sql: string) => Promi
 }
 
 async function ownerOf(client: pg.Client, name: string): Promise<string | undefined> {
-  const result = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name])
+  const result = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [
+    name,
+  ])
   return result.rows[0]?.owner
 }

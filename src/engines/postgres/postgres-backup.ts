@@ -25,7 +25,12 @@ const run = promisify(execFile)
  * list, which libpq would try from the top), the login that acts as the owner, and libpq's words for
  * DBHOOK_SSLMODE (the configuration already maps MySQL's and the Go driver's words to them).
  */
-function libpqEnvironment(context: RunContext, endpoint: HostPort, database: string, login: { user: string; password?: string }): Record<string, string> {
+function libpqEnvironment(
+  context: RunContext,
+  endpoint: HostPort,
+  database: string,
+  login: { user: string; password?: string },
+): Record<string, string> {
   const { config } = context
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -62,7 +67,10 @@ async function findPostgresTools(context: RunContext): Promise<PostgresTools> {
   const pgRestore = pgDump ? await findTool(['pg_restore'], dirname(pgDump)) : undefined
   if (!pgDump || !pgRestore) {
     const where = override ? `DBHOOK_PG_DUMP ${JSON.stringify(override)} (and pg_restore beside it)` : 'pg_dump and pg_restore on PATH'
-    throw new DbhookError(`${where} not found: backups need the PostgreSQL client tools, at least the server's major version (the -pgtools image has them)`, ExitCode.config)
+    throw new DbhookError(
+      `${where} not found: backups need the PostgreSQL client tools, at least the server's major version (the -pgtools image has them)`,
+      ExitCode.config,
+    )
   }
   return { pgDump, pgRestore, psql: await findTool(['psql'], dirname(pgRestore)) }
 }
@@ -78,7 +86,8 @@ export function toolMajor(versionOutput: string): number | undefined {
 async function versionOf(tool: string): Promise<{ major: number; text: string }> {
   const { stdout } = await run(tool, ['--version'], { env: { PATH: process.env.PATH ?? '' } })
   const major = toolMajor(stdout)
-  if (major === undefined) throw new DbhookError(`${tool} --version said ${JSON.stringify(stdout.trim())}, not a PostgreSQL version`, ExitCode.config)
+  if (major === undefined)
+    throw new DbhookError(`${tool} --version said ${JSON.stringify(stdout.trim())}, not a PostgreSQL version`, ExitCode.config)
   return { major, text: stdout.trim() }
 }
 
@@ -87,7 +96,15 @@ export async function postgresBackupEngine(context: RunContext): Promise<BackupE
   return {
     // Turning the whole archive into a script (thrown away) reads and decompresses every data block, so a dump
     // cut short fails here rather than at restore time; `pg_restore --list` would read only the table of contents.
-    check: (input: Readable) => runTool({ command: tools.pgRestore, args: ['--file=-'], env: { PATH: process.env.PATH ?? '' }, input, output: devNull(), signal: context.signal }),
+    check: (input: Readable) =>
+      runTool({
+        command: tools.pgRestore,
+        args: ['--file=-'],
+        env: { PATH: process.env.PATH ?? '' },
+        input,
+        output: devNull(),
+        signal: context.signal,
+      }),
     connect: () => connectSession(context, tools),
   }
 }
@@ -96,7 +113,12 @@ async function connectSession(context: RunContext, tools: PostgresTools): Promis
   const { config, log } = context
   const tls: TlsMaterial = readTlsMaterial(config.tls, log)
   const adminLogin = { user: config.admin.user, password: config.admin.password }
-  const { client, endpoint } = await connectWithWait(context, tls, { ...adminLogin, database: config.admin.database }, 'DBHOOK_ADMIN_PASSWORD')
+  const { client, endpoint } = await connectWithWait(
+    context,
+    tls,
+    { ...adminLogin, database: config.admin.database },
+    'DBHOOK_ADMIN_PASSWORD',
+  )
   const connectTo = (database: string, login: { user: string; password?: string }) =>
     connectPostgres(config, tls, { ...login, database }, endpoint, config.connectTimeoutMs, log)
   let access: OwnerAccess | undefined
@@ -104,7 +126,12 @@ async function connectSession(context: RunContext, tools: PostgresTools): Promis
     // The same facts apply reads: the server's version (read once, here) and what the admin may do for the owner.
     // Lendings of killed runs go first: the facts must not count on them.
     await dropAbandonedLendings(client, context)
-    const { facts } = await inspectServer(client, { roles: [{ name: config.owner.name, kind: 'owner' }], databases: [] }, Promise.resolve(new Map()), [])
+    const { facts } = await inspectServer(
+      client,
+      { roles: [{ name: config.owner.name, kind: 'owner' }], databases: [] },
+      Promise.resolve(new Map()),
+      [],
+    )
     access = await ownerAccess({ client, facts, context, connectAdmin: () => connectTo(config.admin.database, adminLogin) })
     log.debug({ mode: access.mode, owner: access.owner }, 'acting as the owner')
     return new PostgresBackupSession(context, tools, client, endpoint, facts, access, connectTo)
@@ -166,7 +193,8 @@ class PostgresBackupSession implements BackupSession {
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
       if (this.access.setRole) await client.query(this.access.setRole.replace(/^SET /, 'SET LOCAL '))
-      const { snapshot, at } = (await client.query<{ snapshot: string; at: Date }>('SELECT pg_export_snapshot() AS snapshot, now() AS at')).rows[0]!
+      const { snapshot, at } = (await client.query<{ snapshot: string; at: Date }>('SELECT pg_export_snapshot() AS snapshot, now() AS at'))
+        .rows[0]!
       const { objects, sequences, tables } = await readObjects(client)
       const dumping = runTool({
         command: this.tools.pgDump,
@@ -177,9 +205,16 @@ class PostgresBackupSession implements BackupSession {
       })
       const [dumped, counted] = await Promise.allSettled([dumping, countRows(client, tables)])
       if (dumped.status === 'rejected') throw dumped.reason
-      if (counted.status === 'rejected') throw new Error(`counting the rows in the dump's snapshot failed: ${(counted.reason as Error).message}`)
+      if (counted.status === 'rejected')
+        throw new Error(`counting the rows in the dump's snapshot failed: ${(counted.reason as Error).message}`)
       await client.query('COMMIT')
-      return { database, server: this.server, snapshotAt: new Date(at), method: 'snapshot', inventory: { tables: counted.value, objects, sequences } }
+      return {
+        database,
+        server: this.server,
+        snapshotAt: new Date(at),
+        method: 'snapshot',
+        inventory: { tables: counted.value, objects, sequences },
+      }
     } finally {
       await client.end().catch(() => undefined)
     }
@@ -198,7 +233,8 @@ class PostgresBackupSession implements BackupSession {
       const args = ['--no-password', ...(superuser ? [] : ['--no-owner']), ...this.access.toolArgs]
       if (!superuser) {
         const { kept, left } = filterList(await this.list(file))
-        for (const entry of left.filter((e) => e.includes('EVENT TRIGGER'))) log.warn(`restore leaves out ${entry.replace(/^\S+ \S+ \S+ /, '')}: only a superuser may create event triggers`)
+        for (const entry of left.filter((e) => e.includes('EVENT TRIGGER')))
+          log.warn(`restore leaves out ${entry.replace(/^\S+ \S+ \S+ /, '')}: only a superuser may create event triggers`)
         const listFile = join(scratch, 'restore.list')
         await writeFile(listFile, kept.join('\n') + '\n', { mode: 0o600 })
         args.push(`--use-list=${listFile}`)
@@ -223,17 +259,32 @@ class PostgresBackupSession implements BackupSession {
     const lines = new PassThrough()
     const chunks: Buffer[] = []
     lines.on('data', (chunk: Buffer) => chunks.push(chunk))
-    await runTool({ command: this.tools.pgRestore, args: ['--list', file], env: { PATH: process.env.PATH ?? '' }, output: lines, signal: this.context.signal })
+    await runTool({
+      command: this.tools.pgRestore,
+      args: ['--list', file],
+      env: { PATH: process.env.PATH ?? '' },
+      output: lines,
+      signal: this.context.signal,
+    })
     return Buffer.concat(chunks).toString('utf8').split('\n')
   }
 
   private async restoreThroughPsql(file: string, database: string, args: string[], env: Record<string, string>): Promise<void> {
     if (!this.tools.psql) {
-      throw new DbhookError(`${this.tools.pgRestore} is newer than 16 and the server is PostgreSQL ${this.facts.major}: restoring needs psql beside pg_restore, which is missing`, ExitCode.config)
+      throw new DbhookError(
+        `${this.tools.pgRestore} is newer than 16 and the server is PostgreSQL ${this.facts.major}: restoring needs psql beside pg_restore, which is missing`,
+        ExitCode.config,
+      )
     }
     const script = withoutTransactionTimeout()
     const results = await Promise.allSettled([
-      runTool({ command: this.tools.pgRestore, args: [...args, '--file=-', file], env: { PATH: env.PATH! }, output: script, signal: this.context.signal }),
+      runTool({
+        command: this.tools.pgRestore,
+        args: [...args, '--file=-', file],
+        env: { PATH: env.PATH! },
+        output: script,
+        signal: this.context.signal,
+      }),
       runTool({
         command: this.tools.psql,
         args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', '--single-transaction', `--dbname=${dbnameConninfo(database)}`],
@@ -267,7 +318,11 @@ class PostgresBackupSession implements BackupSession {
       await this.inLentTransaction(`ALTER DATABASE ${ident(name)} OWNER TO ${ident(owner)}`)
     } catch (error) {
       await this.client.query(`DROP DATABASE IF EXISTS ${ident(name)}`).catch(() => undefined)
-      throw new DbhookError(`could not hand the new database ${JSON.stringify(name)} to the owner ${JSON.stringify(owner)}: ${(error as Error).message}`, ExitCode.noPermission, { cause: error })
+      throw new DbhookError(
+        `could not hand the new database ${JSON.stringify(name)} to the owner ${JSON.stringify(owner)}: ${(error as Error).message}`,
+        ExitCode.noPermission,
+        { cause: error },
+      )
     }
   }
 
@@ -297,7 +352,11 @@ class PostgresBackupSession implements BackupSession {
       await this.client.query('BEGIN')
       // ALTER DATABASE … OWNER needs the owner's privileges (PostgreSQL 16+: an inheriting grant), for this
       // transaction only.
-      await this.client.query(this.facts.major >= 16 ? `GRANT ${ident(owner)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE` : grantMembershipSql(owner, this.facts.major))
+      await this.client.query(
+        this.facts.major >= 16
+          ? `GRANT ${ident(owner)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE`
+          : grantMembershipSql(owner, this.facts.major),
+      )
       await this.client.query(sql)
       await this.client.query(revokeMembershipSql(owner))
       await this.client.query('COMMIT')
@@ -312,7 +371,9 @@ class PostgresBackupSession implements BackupSession {
       'SELECT pid, usename, application_name, client_addr::text FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid',
       [name],
     )
-    return rows.map((r) => `pid ${r.pid} ${r.usename ?? '?'}@${r.client_addr ?? 'local'}${r.application_name ? ` (${r.application_name})` : ''}`)
+    return rows.map(
+      (r) => `pid ${r.pid} ${r.usename ?? '?'}@${r.client_addr ?? 'local'}${r.application_name ? ` (${r.application_name})` : ''}`,
+    )
   }
 
   async inventory(name: string) {

@@ -72,7 +72,10 @@ export async function connectPostgres(
       await client.end().catch(() => undefined)
       const last = index === attempts.length - 1
       if (last || !worthTheNextAttempt(attempt, error)) throw reportedError(errors)
-      log.debug({ code: errorCode(error) }, `${attempt.encrypted ? 'TLS' : 'plaintext'} attempt failed (${(error as Error).message}), trying ${attempt.encrypted ? 'plaintext' : 'TLS'}`)
+      log.debug(
+        { code: errorCode(error) },
+        `${attempt.encrypted ? 'TLS' : 'plaintext'} attempt failed (${(error as Error).message}), trying ${attempt.encrypted ? 'plaintext' : 'TLS'}`,
+      )
       continue
     }
     const untrack = trackConnection(() => client.end())
@@ -190,7 +193,12 @@ interface PostgresTransport extends SessionTransport {
 function describeSession(client: pg.Client): PostgresTransport {
   const info = sessions.get(client) ?? { encrypted: false, verification: 'none' }
   const socket = (client as unknown as { connection?: { stream?: Partial<TLSSocket> } }).connection?.stream
-  return { encrypted: info.encrypted, protocol: tlsProtocol(info.encrypted, socket), serverVerified: info.verification !== 'none', verification: info.verification }
+  return {
+    encrypted: info.encrypted,
+    protocol: tlsProtocol(info.encrypted, socket),
+    serverVerified: info.verification !== 'none',
+    verification: info.verification,
+  }
 }
 
 function transportWords(session: PostgresTransport): string {
@@ -226,7 +234,11 @@ export async function connectWithWait(context: RunContext, tls: TlsMaterial, log
   const { config, log } = context
   const who = JSON.stringify(login.user)
   const classify = (error: unknown) =>
-    classifyPostgresConnectError(error, { user: login.user, database: login.database, variable }, { clientCertificate: tls.cert !== undefined })
+    classifyPostgresConnectError(
+      error,
+      { user: login.user, database: login.database, variable },
+      { clientCertificate: tls.cert !== undefined },
+    )
   const chosen = await connectWithRetry((timeLeft) => connectToTarget(config, tls, login, timeLeft, log, classify), classify, {
     deadline: context.deadline,
     signal: context.signal,
@@ -235,13 +247,24 @@ export async function connectWithWait(context: RunContext, tls: TlsMaterial, log
   })
   const session = describeSession(chosen.client)
   const passed = chosen.passed.length > 0 ? `; passed over: ${chosen.passed.join('; ')}` : ''
-  const place = config.hosts.length > 1 ? ` (host ${config.hosts.indexOf(chosen.endpoint) + 1} of ${config.hosts.length}, ${roleWords(chosen.role).replace(/^is /, '')}${passed})` : ''
+  const place =
+    config.hosts.length > 1
+      ? ` (host ${config.hosts.indexOf(chosen.endpoint) + 1} of ${config.hosts.length}, ${roleWords(chosen.role).replace(/^is /, '')}${passed})`
+      : ''
   log.info(
-    { ...session, sslmode: tls.system ? 'verify-full' : config.tls.mode, host: chosen.endpoint.host, port: chosen.endpoint.port, ...chosen.role },
+    {
+      ...session,
+      sslmode: tls.system ? 'verify-full' : config.tls.mode,
+      host: chosen.endpoint.host,
+      port: chosen.endpoint.port,
+      ...chosen.role,
+    },
     `connected to PostgreSQL at ${describeHost(chosen.endpoint)}${place} as ${who} ${transportWords(session)}`,
   )
   if (!session.encrypted && (config.tls.mode === 'prefer' || config.tls.mode === 'allow')) {
-    log.warn(`the connection is not encrypted: DBHOOK_SSLMODE=${config.tls.mode} ended in plaintext; set DBHOOK_SSLMODE=verify-full (with DBHOOK_SSLROOTCERT) to require a verified TLS connection`)
+    log.warn(
+      `the connection is not encrypted: DBHOOK_SSLMODE=${config.tls.mode} ended in plaintext; set DBHOOK_SSLMODE=verify-full (with DBHOOK_SSLROOTCERT) to require a verified TLS connection`,
+    )
   }
   return chosen
 }

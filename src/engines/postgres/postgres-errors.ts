@@ -1,4 +1,4 @@
-import { DbhookError, ExitCode } from '../../errors.ts'
+import { type DbhookError, ExitCode } from '../../errors.ts'
 import type { ConnectVerdict } from '../../wait.ts'
 import { permanent, stepFailure, unreachableCodes } from '../driver-errors.ts'
 import { SqlState, SqlStatePrefix } from './postgres-sqlstate.ts'
@@ -44,7 +44,11 @@ export function classifyPostgresConnectError(
   const message = err?.message ?? String(error)
   if (error instanceof NoSuitableHostError) return { retry: true, reason: message }
   if (code === SqlState.invalidPassword) {
-    return permanent(`password authentication failed for role ${JSON.stringify(who.user)}: check ${who.variable}`, ExitCode.noPermission, error)
+    return permanent(
+      `password authentication failed for role ${JSON.stringify(who.user)}: check ${who.variable}`,
+      ExitCode.noPermission,
+      error,
+    )
   }
   if (code === SqlState.invalidAuthorization) {
     const tlsFailure = describeTlsFailure(error, tls)
@@ -52,7 +56,11 @@ export function classifyPostgresConnectError(
     return permanent(`the server refused role ${JSON.stringify(who.user)}: ${message}${pgHbaHint(message)}`, ExitCode.noPermission, error)
   }
   if (code === SqlState.invalidCatalogName) {
-    return permanent(`database ${JSON.stringify(who.database)} does not exist (DBHOOK_ADMIN_DATABASE names the database dbhook connects to)`, ExitCode.config, error)
+    return permanent(
+      `database ${JSON.stringify(who.database)} does not exist (DBHOOK_ADMIN_DATABASE names the database dbhook connects to)`,
+      ExitCode.config,
+      error,
+    )
   }
   if (code === SqlState.insufficientPrivilege) {
     return permanent(`role ${JSON.stringify(who.user)} may not connect: ${message}`, ExitCode.noPermission, error)
@@ -73,7 +81,8 @@ export function classifyPostgresConnectError(
   if (/Connection terminated|timeout expired|Connection ended|socket hang up/i.test(message)) {
     return { retry: true, reason: message }
   }
-  if (code?.startsWith(SqlStatePrefix.connectionException) || code?.startsWith(SqlStatePrefix.serverEndedSession)) return { retry: true, reason: `${code} ${message}` }
+  if (code?.startsWith(SqlStatePrefix.connectionException) || code?.startsWith(SqlStatePrefix.serverEndedSession))
+    return { retry: true, reason: `${code} ${message}` }
   return permanent(`cannot connect as ${JSON.stringify(who.user)}: ${code ? `${code} ` : ''}${message}`, ExitCode.failed, error)
 }
 
@@ -94,7 +103,11 @@ function pgHbaHint(message: string): string {
 /** Wraps an error raised while applying a step: privilege errors exit 77, the rest 1. */
 export function stepError(what: string, error: unknown): DbhookError {
   const err = error as PgLikeError
-  return stepFailure(what, error, { code: err?.code, message: err?.message ?? String(error), denied: err?.code === SqlState.insufficientPrivilege })
+  return stepFailure(what, error, {
+    code: err?.code,
+    message: err?.message ?? String(error),
+    denied: err?.code === SqlState.insufficientPrivilege,
+  })
 }
 
 // A session the server ended (shutdown, restart, crash, failover) or a socket that broke: the work can be
@@ -111,7 +124,8 @@ const lostStates: ReadonlySet<string> = new Set([
 ])
 const lostNodeCodes: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
 // PgBouncer relays a server that went away mid-transaction as 08P01 with the server's own words.
-const lostMessages = /terminating connection due to administrator command|Connection terminated|server conn crashed|server closed the connection unexpectedly|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|connection is closed|socket hang up|timeout expired/i
+const lostMessages =
+  /terminating connection due to administrator command|Connection terminated|server conn crashed|server closed the connection unexpectedly|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|connection is closed|socket hang up|timeout expired/i
 
 /**
  * When `error` (or what caused it) means the connection to the server was lost rather than refused, the reason

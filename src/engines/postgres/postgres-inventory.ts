@@ -6,7 +6,8 @@ const { escapeIdentifier: id } = pg
 // Objects that belong to an extension come back with CREATE EXTENSION; they are not listed on their own.
 const notInExtension = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`
-const userSchema = (schema: string) => `${schema} NOT IN ('pg_catalog', 'information_schema') AND ${schema} NOT LIKE 'pg\\_toast%' AND ${schema} NOT LIKE 'pg\\_temp\\_%'`
+const userSchema = (schema: string) =>
+  `${schema} NOT IN ('pg_catalog', 'information_schema') AND ${schema} NOT LIKE 'pg\\_toast%' AND ${schema} NOT LIKE 'pg\\_temp\\_%'`
 
 const objectsQuery = `
 SELECT 'schema' AS kind, n.nspname AS name, n.nspname AS schema, NULL AS relname FROM pg_namespace n
@@ -67,7 +68,9 @@ export async function countRows(client: pg.Client, tables: readonly TableName[])
   const counts = new Map<string, number>()
   for (let start = 0; start < tables.length; start += tablesPerStatement) {
     const chunk = tables.slice(start, start + tablesPerStatement)
-    const sql = chunk.map((t, index) => `SELECT ${start + index} AS i, count(*) AS n FROM ${id(t.schema)}.${id(t.name)}`).join(' UNION ALL ')
+    const sql = chunk
+      .map((t, index) => `SELECT ${start + index} AS i, count(*) AS n FROM ${id(t.schema)}.${id(t.name)}`)
+      .join(' UNION ALL ')
     for (const row of (await client.query<{ i: number; n: string }>(sql)).rows) {
       const t = tables[row.i]!
       counts.set(`${t.schema}.${t.name}`, Number(row.n))

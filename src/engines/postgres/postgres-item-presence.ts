@@ -15,7 +15,12 @@ ${Object.entries(postgresItems)
   .join(',\n')}`
 
 /** Reads which of `items` are in place in the database `client` is connected to; returns their ids. */
-export async function inspectDatabaseItems(client: pg.Client, items: readonly DatabaseItem[], owner: string, app: string | undefined): Promise<Set<string>> {
+export async function inspectDatabaseItems(
+  client: pg.Client,
+  items: readonly DatabaseItem[],
+  owner: string,
+  app: string | undefined,
+): Promise<Set<string>> {
   const { rows } = await client.query<Record<string, unknown>>(presenceQuery, [owner, app ?? null])
   const row = rows[0]
   const present = new Set<string>()

@@ -23,7 +23,9 @@ export const postgresItems = {
         ? `on PostgreSQL ${facts.major} PUBLIC may create in schema public and only a superuser can change that; a DBA can run REVOKE CREATE ON SCHEMA public FROM PUBLIC in template1 and in each database`
         : undefined,
     statements: ({ owner }) => [
-      { generate: `SELECT format('ALTER SCHEMA public OWNER TO %I', ${literal(owner)}) WHERE current_setting('server_version_num')::int < 150000` },
+      {
+        generate: `SELECT format('ALTER SCHEMA public OWNER TO %I', ${literal(owner)}) WHERE current_setting('server_version_num')::int < 150000`,
+      },
       'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
     ],
   },
@@ -42,7 +44,9 @@ export const postgresItems = {
     requirement: () => 'own-schema-public',
     // Only where it is missing: a database created in this run has it from creation (see the privilege check).
     statements: ({ owner }) => [
-      { generate: `SELECT format('GRANT CREATE ON SCHEMA public TO %I', ${literal(owner)}) WHERE NOT has_schema_privilege(${literal(owner)}, 'public', 'CREATE')` },
+      {
+        generate: `SELECT format('GRANT CREATE ON SCHEMA public TO %I', ${literal(owner)}) WHERE NOT has_schema_privilege(${literal(owner)}, 'public', 'CREATE')`,
+      },
     ],
   },
   extension: {
@@ -76,8 +80,7 @@ export const postgresItems = {
   },
   'app-table-privileges': {
     wanted: (config) => (config.app ? [{}] : []),
-    describe: ({ app }) =>
-      `grant ${JSON.stringify(app)} SELECT/INSERT/UPDATE/DELETE on existing tables and USAGE/SELECT on sequences`,
+    describe: ({ app }) => `grant ${JSON.stringify(app)} SELECT/INSERT/UPDATE/DELETE on existing tables and USAGE/SELECT on sequences`,
     presence: `NOT EXISTS (
       SELECT 1 FROM pg_class c JOIN schemas s ON s.oid = c.relnamespace, app_name a
        WHERE c.relowner = (SELECT oid FROM owner_role) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')

@@ -12,7 +12,13 @@ import { grantMembershipSql, revokeMembershipSql } from './postgres-statements.t
  * Transactions that lend the same role take turns: the second GRANT waits on the first one's pg_auth_members row
  * until that transaction ends.
  */
-export async function withLentMemberships<T>(client: pg.Client, roles: readonly string[], major: number, log: Logger, work: () => Promise<T>): Promise<T> {
+export async function withLentMemberships<T>(
+  client: pg.Client,
+  roles: readonly string[],
+  major: number,
+  log: Logger,
+  work: () => Promise<T>,
+): Promise<T> {
   await client.query('BEGIN')
   try {
     for (const role of roles) {

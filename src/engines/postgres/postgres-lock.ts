@@ -33,12 +33,22 @@ const normalAddress = (address: string | null | undefined) => (address ?? '').re
  * match is proof; everything else is treated as possibly pooled per transaction (Unix sockets included).
  */
 async function routeOf(client: pg.Client): Promise<Route> {
-  const { rows } = await client.query<{ clientAddr: string | null; clientPort: number | null; serverAddr: string | null; serverPort: number | null; pid: number }>(
+  const { rows } = await client.query<{
+    clientAddr: string | null
+    clientPort: number | null
+    serverAddr: string | null
+    serverPort: number | null
+    pid: number
+  }>(
     `SELECT host(inet_client_addr()) AS "clientAddr", inet_client_port() AS "clientPort",
             host(inet_server_addr()) AS "serverAddr", inet_server_port() AS "serverPort", pg_backend_pid() AS pid`,
   )
   const seen = rows[0]!
-  const socket = (client as unknown as { connection?: { stream?: { localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number } } }).connection?.stream
+  const socket = (
+    client as unknown as {
+      connection?: { stream?: { localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number } }
+    }
+  ).connection?.stream
   const direct =
     seen.clientPort !== null &&
     socket?.localPort === seen.clientPort &&
@@ -60,11 +70,18 @@ const heldTooLong = (cause: unknown) =>
  * another admin connection to the admin database on the chosen host; it is only called when the admin session
  * may be pooled. A pool that refuses transactions (PgBouncer pool_mode=statement) is refused with exit 78.
  */
-export async function takeProvisioningLock(admin: pg.Client, endpoint: HostPort, openConnection: () => Promise<pg.Client>, context: RunContext): Promise<HeldLock> {
+export async function takeProvisioningLock(
+  admin: pg.Client,
+  endpoint: HostPort,
+  openConnection: () => Promise<pg.Client>,
+  context: RunContext,
+): Promise<HeldLock> {
   const { log } = context
   const route = await routeOf(admin)
   if (route.direct) {
-    log.debug('the server sees this connection itself (no pooler or proxy in between): the provisioning lock is a session lock on the admin connection')
+    log.debug(
+      'the server sees this connection itself (no pooler or proxy in between): the provisioning lock is a session lock on the admin connection',
+    )
     await sessionLock(admin, context)
     return { kind: 'session' }
   }

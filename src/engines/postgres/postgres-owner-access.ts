@@ -56,7 +56,8 @@ export async function ownerAccess({ client, facts, context, connectAdmin }: Lend
   const admin = { user: config.admin.user, password: config.admin.password }
   const none = async () => undefined
   const relation = facts.roles.get(owner)
-  if (!relation) throw new DbhookError(`role ${JSON.stringify(owner)} (DBHOOK_OWNER) does not exist: run dbhook apply first`, ExitCode.failed)
+  if (!relation)
+    throw new DbhookError(`role ${JSON.stringify(owner)} (DBHOOK_OWNER) does not exist: run dbhook apply first`, ExitCode.failed)
   if (facts.superuser || owner === facts.user) {
     return { mode: 'self', owner, login: admin, toolArgs: [], adminActsAsOwner: true, release: none }
   }
@@ -65,7 +66,14 @@ export async function ownerAccess({ client, facts, context, connectAdmin }: Lend
     return { mode: 'set-role', owner, login: admin, toolArgs: [`--role=${owner}`], setRole, adminActsAsOwner: true, release: none }
   }
   if (config.owner.password !== undefined) {
-    return { mode: 'owner-login', owner, login: { user: owner, password: config.owner.password }, toolArgs: [], adminActsAsOwner: false, release: none }
+    return {
+      mode: 'owner-login',
+      owner,
+      login: { user: owner, password: config.owner.password },
+      toolArgs: [],
+      adminActsAsOwner: false,
+      release: none,
+    }
   }
   const canGrant = !relation.superuser && (relation.canGrant || (facts.createrole && facts.major < 16))
   if (!canGrant || !facts.createrole) {
@@ -77,7 +85,9 @@ export async function ownerAccess({ client, facts, context, connectAdmin }: Lend
     )
   }
   const release = await lendOwner(client, facts, context, connectAdmin)
-  log.info(`lent ${JSON.stringify(facts.user)} the role ${JSON.stringify(owner)} for this run (pg_dump and pg_restore run in sessions of their own, so the lending is committed); taken back at the end`)
+  log.info(
+    `lent ${JSON.stringify(facts.user)} the role ${JSON.stringify(owner)} for this run (pg_dump and pg_restore run in sessions of their own, so the lending is committed); taken back at the end`,
+  )
   return { mode: 'lent', owner, login: admin, toolArgs: [`--role=${owner}`], setRole, adminActsAsOwner: true, release }
 }
 
@@ -91,7 +101,12 @@ export async function ownerAccess({ client, facts, context, connectAdmin }: Lend
  * connection on SIGTERM/SIGINT, and, when the run was killed outright, by the next run, which finds the role by
  * its name and comment and sees that no live run holds its lock.
  */
-async function lendOwner(client: pg.Client, facts: AdminFacts, context: RunContext, connectAdmin: () => Promise<pg.Client>): Promise<() => Promise<void>> {
+async function lendOwner(
+  client: pg.Client,
+  facts: AdminFacts,
+  context: RunContext,
+  connectAdmin: () => Promise<pg.Client>,
+): Promise<() => Promise<void>> {
   const { config, log } = context
   const role = `${lendingPrefix}${randomBytes(8).toString('hex')}`
   const owner = config.owner.name
@@ -119,7 +134,11 @@ async function lendOwner(client: pg.Client, facts: AdminFacts, context: RunConte
     await client.query('ROLLBACK').catch(() => undefined)
     forget()
     await client.query(`SELECT pg_advisory_unlock(${liveKey})`, [role]).catch(() => undefined)
-    throw new DbhookError(`could not lend ${JSON.stringify(config.admin.user)} the role ${JSON.stringify(owner)}: ${(error as Error).message}`, ExitCode.noPermission, { cause: error })
+    throw new DbhookError(
+      `could not lend ${JSON.stringify(config.admin.user)} the role ${JSON.stringify(owner)}: ${(error as Error).message}`,
+      ExitCode.noPermission,
+      { cause: error },
+    )
   }
   return async () => {
     try {
@@ -129,7 +148,9 @@ async function lendOwner(client: pg.Client, facts: AdminFacts, context: RunConte
       forget()
       log.info(`took back the role ${JSON.stringify(owner)} lent for this run`)
     } catch (error) {
-      log.warn(`could not drop ${role}, which lent ${JSON.stringify(owner)} for this run (the next run drops it): ${(error as Error).message}`)
+      log.warn(
+        `could not drop ${role}, which lent ${JSON.stringify(owner)} for this run (the next run drops it): ${(error as Error).message}`,
+      )
     } finally {
       await client.query(`SELECT pg_advisory_unlock(${liveKey})`, [role]).catch(() => undefined)
     }
@@ -153,7 +174,8 @@ export async function dropAbandonedLendings(client: pg.Client, context: RunConte
     [`${lendingPrefix.replace(/_/g, '\\_')}%`],
   )
   for (const { role, comment } of rows) {
-    if (!comment.startsWith('dbhook: lends ') || !comment.includes(`whose lock is in database ${JSON.stringify(config.admin.database)};`)) continue
+    if (!comment.startsWith('dbhook: lends ') || !comment.includes(`whose lock is in database ${JSON.stringify(config.admin.database)};`))
+      continue
     const free = (await client.query<{ free: boolean }>(`SELECT pg_try_advisory_lock(${liveKey}) AS free`, [role])).rows[0]?.free
     if (!free) continue
     try {

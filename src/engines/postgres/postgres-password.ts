@@ -6,7 +6,8 @@ const scramIterations = 4096
 // and a password holding a prohibited character (C.2.2-C.9) is used as given, as PostgreSQL does.
 const nonAsciiSpace = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/gu
 const mappedToNothing = /[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/gu
-const prohibited = /[\u0000-\u001F\u007F-\u009F\u06DD\u070F\u180E\u200E\u200F\u2028-\u202E\u2060-\u2063\u206A-\u206F\uD800-\uDFFF\uE000-\uF8FF\uFFF9-\uFFFD\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}]/u
+const prohibited =
+  /[\u0000-\u001F\u007F-\u009F\u06DD\u070F\u180E\u200E\u200F\u2028-\u202E\u2060-\u2063\u206A-\u206F\uD800-\uDFFF\uE000-\uF8FF\uFFF9-\uFFFD\u{F0000}-\u{FFFFD}\u{100000}-\u{10FFFD}]/u
 
 /** PostgreSQL's pg_saslprep: ASCII passwords are kept as they are; others are mapped and NFKC-normalized. */
 export function saslPrep(password: string): string {
@@ -29,7 +30,9 @@ export function scramSha256Verifier(password: string, salt: Buffer = randomBytes
 
 /** The legacy md5 form, used only where the server's password_encryption asks for it. */
 export function md5Verifier(password: string, role: string): string {
-  return `md5${createHash('md5').update(password + role).digest('hex')}`
+  return `md5${createHash('md5')
+    .update(password + role)
+    .digest('hex')}`
 }
 
 /** The verifier the server would store itself under its password_encryption setting. */

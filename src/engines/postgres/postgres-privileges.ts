@@ -48,8 +48,7 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
       case 'set-password': {
         const relation = facts.roles.get(step.role.name)
         const allowed =
-          facts.superuser ||
-          (facts.createrole && (step.action === 'create-role' || facts.major < 16 || relation?.canGrant === true))
+          facts.superuser || (facts.createrole && (step.action === 'create-role' || facts.major < 16 || relation?.canGrant === true))
         if (!allowed) {
           const verb = step.action === 'create-role' ? 'create role' : 'change the password of role'
           const need = step.action === 'create-role' || facts.major < 16 ? 'CREATEROLE' : 'CREATEROLE and ADMIN OPTION on the role'
@@ -61,7 +60,10 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
         if (!facts.superuser && !facts.createdb) {
           problems.push(`cannot create database ${JSON.stringify(step.database.name)}: ${who} lacks CREATEDB`)
         }
-        actAs(step.database.owner, `cannot create database ${JSON.stringify(step.database.name)} owned by ${JSON.stringify(step.database.owner)}`)
+        actAs(
+          step.database.owner,
+          `cannot create database ${JSON.stringify(step.database.name)} owned by ${JSON.stringify(step.database.owner)}`,
+        )
         break
       case 'alter-owner': {
         const why = `cannot change the owner of ${JSON.stringify(step.database.name)}`
@@ -77,22 +79,30 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
         switch (requirement) {
           case 'event-triggers':
             if (!facts.mayCreateEventTriggers) {
-              problems.push(`cannot install the permission event trigger in ${where}: ${who} is not a superuser (nor rds_superuser, cloudsqlsuperuser or alloydbsuperuser); set DBHOOK_EVENT_TRIGGER=auto to rely on default privileges instead`)
+              problems.push(
+                `cannot install the permission event trigger in ${where}: ${who} is not a superuser (nor rds_superuser, cloudsqlsuperuser or alloydbsuperuser); set DBHOOK_EVENT_TRIGGER=auto to rely on default privileges instead`,
+              )
             }
             break
           case 'extension': {
             const extension = JSON.stringify(item.extension)
             const available = facts.extensions.get(item.extension ?? '')
-            if (!available) problems.push(`cannot create extension ${extension} in ${where}: the server does not have it (install its package on the server)`)
+            if (!available)
+              problems.push(
+                `cannot create extension ${extension} in ${where}: the server does not have it (install its package on the server)`,
+              )
             else if (available.trusted) actAs(database.owner, `cannot create extension ${extension} in ${where} as its owner`)
-            else if (!facts.superuser) problems.push(`cannot create extension ${extension} in ${where}: it is not trusted, so it needs a superuser`)
+            else if (!facts.superuser)
+              problems.push(`cannot create extension ${extension} in ${where}: it is not trusted, so it needs a superuser`)
             break
           }
           case 'own-schema-public':
             // A database created in this run is planned with all its items; with a template1 as PostgreSQL makes
             // it, its owner may create in public from the start, and the statement runs only where that is not so.
             if (!facts.superuser && !createdDatabases.has(database.name)) {
-              problems.push(`cannot ${item.description} in ${where}: schema public belongs to the bootstrap superuser, so this needs a superuser`)
+              problems.push(
+                `cannot ${item.description} in ${where}: schema public belongs to the bootstrap superuser, so this needs a superuser`,
+              )
             }
             break
           case 'act-as-owner':
@@ -114,7 +124,12 @@ export function checkPrivileges(steps: readonly Step[], facts: AdminFacts): Priv
  * Steps left out by design rather than refused, each with its registry entry's reason: the event trigger in auto
  * mode, and (PostgreSQL 14 and older) taking CREATE on public away from PUBLIC, when the admin lacks the rights.
  */
-export function skippedSteps(steps: readonly Step[], facts: AdminFacts, eventTrigger: EventTriggerMode, owner: string): { step: Step; reason: string }[] {
+export function skippedSteps(
+  steps: readonly Step[],
+  facts: AdminFacts,
+  eventTrigger: EventTriggerMode,
+  owner: string,
+): { step: Step; reason: string }[] {
   return steps.flatMap((step) => {
     if (step.action !== 'ensure') return []
     const reason = specOf(step.item).skipped?.({ facts, eventTrigger, owner })

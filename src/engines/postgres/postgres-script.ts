@@ -22,13 +22,17 @@ export function postgresScript(config: Config): string {
   ]
   for (const role of desired.roles) {
     lines.push(`-- ${role.kind} role ${commentText(role.name)}`)
-    lines.push(`SELECT ${quoteLiteral(createRoleSql(role))} WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(role.name)})\\gexec`)
+    lines.push(
+      `SELECT ${quoteLiteral(createRoleSql(role))} WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(role.name)})\\gexec`,
+    )
     lines.push(`-- then set its password in psql: \\password ${quoteIdentifier(role.name)}`)
     lines.push('')
   }
   for (const db of desired.databases) {
     lines.push(`-- ${commentText(db.key)}`)
-    lines.push(`SELECT ${quoteLiteral(createDatabaseSql(db.name, db.owner))} WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(db.name)})\\gexec`)
+    lines.push(
+      `SELECT ${quoteLiteral(createDatabaseSql(db.name, db.owner))} WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(db.name)})\\gexec`,
+    )
     lines.push(
       `SELECT ${quoteLiteral(alterOwnerSql(db.name, db.owner))} FROM pg_database WHERE datname = ${quoteLiteral(db.name)} AND pg_get_userbyid(datdba) <> ${quoteLiteral(db.owner)}\\gexec`,
     )
@@ -43,7 +47,6 @@ export function postgresScript(config: Config): string {
   }
   return `${lines.join('\n')}\n`
 }
-
 
 /**
  * The registry's statements for each item of one database, in apply's order: those apply runs as the owner under

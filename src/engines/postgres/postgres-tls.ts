@@ -63,12 +63,15 @@ export function readTlsMaterial(settings: TlsSettings, log: Logger): TlsMaterial
     }
   }
   if (system && settings.mode !== 'verify-full') {
-    log.info(`DBHOOK_SSLROOTCERT=system verifies the server's certificate and host name (verify-full), whatever DBHOOK_SSLMODE says (${settings.mode})`)
+    log.info(
+      `DBHOOK_SSLROOTCERT=system verifies the server's certificate and host name (verify-full), whatever DBHOOK_SSLMODE says (${settings.mode})`,
+    )
   }
   return { ca, system, cert, key }
 }
 
-const unreadable: UnreadableWording = (variable, path, code) => `file unreadable: ${variable} ${JSON.stringify(path)} cannot be read (${code})`
+const unreadable: UnreadableWording = (variable, path, code) =>
+  `file unreadable: ${variable} ${JSON.stringify(path)} cannot be read (${code})`
 const readTextFile = (variable: string, path: string) => readTlsFile(variable, path, unreadable)
 
 const pemCertificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
@@ -80,10 +83,17 @@ function readRootCertificates(path: string): string {
   try {
     for (const block of blocks) new X509Certificate(block)
   } catch (error) {
-    throw new DbhookError(`file unreadable: DBHOOK_SSLROOTCERT ${JSON.stringify(path)} holds a damaged certificate (${(error as Error).message})`, ExitCode.config, { cause: error })
+    throw new DbhookError(
+      `file unreadable: DBHOOK_SSLROOTCERT ${JSON.stringify(path)} holds a damaged certificate (${(error as Error).message})`,
+      ExitCode.config,
+      { cause: error },
+    )
   }
   if (blocks.length === 0) {
-    throw new DbhookError(`file unreadable: DBHOOK_SSLROOTCERT ${JSON.stringify(path)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, ExitCode.config)
+    throw new DbhookError(
+      `file unreadable: DBHOOK_SSLROOTCERT ${JSON.stringify(path)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      ExitCode.config,
+    )
   }
   return text
 }
@@ -110,7 +120,8 @@ export function tlsAttempts(mode: SslMode, material: TlsMaterial, host: string):
     verification: 'chain',
     options: { ...client, ca: material.ca as string | string[], rejectUnauthorized: true, checkServerIdentity: () => undefined },
   })
-  const unverified = (): TlsAttempt => (material.ca ? chainOnly() : { encrypted: true, verification: 'none', options: { ...client, rejectUnauthorized: false } })
+  const unverified = (): TlsAttempt =>
+    material.ca ? chainOnly() : { encrypted: true, verification: 'none', options: { ...client, rejectUnauthorized: false } }
   switch (effective) {
     case 'disable':
       return [{ encrypted: false }]
@@ -142,7 +153,12 @@ export function tlsAttempts(mode: SslMode, material: TlsMaterial, host: string):
 }
 
 /** What went wrong with TLS, in the words an operator fixes it by. */
-type TlsFailureKind = 'server has no TLS' | 'certificate not trusted' | 'hostname mismatch' | 'client certificate refused' | 'TLS negotiation failed'
+type TlsFailureKind =
+  | 'server has no TLS'
+  | 'certificate not trusted'
+  | 'hostname mismatch'
+  | 'client certificate refused'
+  | 'TLS negotiation failed'
 
 interface TlsFailure {
   readonly kind: TlsFailureKind
@@ -151,8 +167,10 @@ interface TlsFailure {
 }
 
 // The server's side of mTLS: a TLS alert about our certificate, or PostgreSQL's own refusal after the handshake.
-const clientCertificateAlert = /alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate expired|certificate revoked|unsupported certificate|access denied)/i
-const clientCertificateRefusal = /requires a valid client certificate|certificate authentication failed|certificate validation \(clientcert=verify-full\) failed|client certificate/i
+const clientCertificateAlert =
+  /alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate expired|certificate revoked|unsupported certificate|access denied)/i
+const clientCertificateRefusal =
+  /requires a valid client certificate|certificate authentication failed|certificate validation \(clientcert=verify-full\) failed|client certificate/i
 
 /** What the client presented, so that a failure can say what to change. */
 export interface TlsFailureContext {
@@ -161,7 +179,9 @@ export interface TlsFailureContext {
 
 /** Names a TLS failure the way an operator fixes it; undefined when the error is not about TLS. */
 export function classifyTlsFailure(error: unknown, context: TlsFailureContext = { clientCertificate: true }): TlsFailure | undefined {
-  const err = error as { code?: string; message?: string; reason?: string; host?: string; cert?: { subjectaltname?: string; subject?: { CN?: string } } } | undefined
+  const err = error as
+    | { code?: string; message?: string; reason?: string; host?: string; cert?: { subjectaltname?: string; subject?: { CN?: string } } }
+    | undefined
   const message = err?.message ?? ''
   const code = err?.code ?? ''
   // OpenSSL's own reason ("tlsv1 alert unknown ca") without its source file; Node's advice after ";" is about
@@ -169,7 +189,10 @@ export function classifyTlsFailure(error: unknown, context: TlsFailureContext = 
   const reason = (err?.reason ?? message.split(';')[0] ?? '').trim()
   const failure = (kind: TlsFailureKind, advice: string): TlsFailure => ({ kind, message: `${kind}: ${advice}` })
   if (message === 'The server does not support SSL connections') {
-    return failure('server has no TLS', 'the server answered the TLS request with "no" (ssl = off); enable ssl on the server, or use DBHOOK_SSLMODE=prefer to allow plaintext')
+    return failure(
+      'server has no TLS',
+      'the server answered the TLS request with "no" (ssl = off); enable ssl on the server, or use DBHOOK_SSLMODE=prefer to allow plaintext',
+    )
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
     const names = err?.cert?.subjectaltname || (err?.cert?.subject?.CN ? `CN=${err.cert.subject.CN}` : undefined)
@@ -180,7 +203,10 @@ export function classifyTlsFailure(error: unknown, context: TlsFailureContext = 
     )
   }
   if (untrustedCertificateCodes.has(code)) {
-    return failure('certificate not trusted', `the server's certificate does not chain to a CA in DBHOOK_SSLROOTCERT (${code}: ${reason}); point DBHOOK_SSLROOTCERT at the CA that signed it`)
+    return failure(
+      'certificate not trusted',
+      `the server's certificate does not chain to a CA in DBHOOK_SSLROOTCERT (${code}: ${reason}); point DBHOOK_SSLROOTCERT at the CA that signed it`,
+    )
   }
   const serverSaid = /^[0-9A-Z]{5}$/.test(code)
   if (clientCertificateAlert.test(message) || (serverSaid && clientCertificateRefusal.test(message))) {
@@ -238,5 +264,9 @@ export function reportedError(errors: readonly unknown[]): unknown {
 // "SSL off" / "SSL on" (up to 13).
 function refusesTransport(error: unknown): boolean {
   const message = (error as Error | undefined)?.message ?? ''
-  return sqlState(error) === SqlState.invalidAuthorization && /pg_hba\.conf/.test(message) && /(no encryption|SSL encryption|GSS encryption|SSL off|SSL on)$/.test(message)
+  return (
+    sqlState(error) === SqlState.invalidAuthorization &&
+    /pg_hba\.conf/.test(message) &&
+    /(no encryption|SSL encryption|GSS encryption|SSL off|SSL on)$/.test(message)
+  )
 }

@@ -32,7 +32,9 @@ export async function verifyPostgres(context: RunContext): Promise<readonly stri
       return false
     }
     if (found !== owner.name) {
-      problems.push(`${db.key}: database ${JSON.stringify(db.name)} is owned by ${JSON.stringify(found)}, not ${JSON.stringify(owner.name)}`)
+      problems.push(
+        `${db.key}: database ${JSON.stringify(db.name)} is owned by ${JSON.stringify(found)}, not ${JSON.stringify(owner.name)}`,
+      )
     }
     return true
   })

@@ -61,8 +61,12 @@ export const spannerAdapter: EngineAdapter = {
   verify: (context) => verifySpanner(context),
   script: (config) => spannerScript(config),
   async backup() {
-    throw new DbhookError("backup, restore and drill do not run on Spanner: use Spanner's managed backups (docs/spanner.md)", ExitCode.config)
+    throw new DbhookError(
+      "backup, restore and drill do not run on Spanner: use Spanner's managed backups (docs/spanner.md)",
+      ExitCode.config,
+    )
   },
   waited: (config: Config) => `${describeInstance(spannerSettings(config))} answers and its databases can be listed`,
-  verified: (config: Config) => `${config.databases.length} databases exist in ${instancePath(spannerSettings(config))}, are READY and use the PostgreSQL dialect`,
+  verified: (config: Config) =>
+    `${config.databases.length} databases exist in ${instancePath(spannerSettings(config))}, are READY and use the PostgreSQL dialect`,
 }

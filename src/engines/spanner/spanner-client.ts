@@ -38,8 +38,20 @@ export function isReady(state: DatabaseState): boolean {
   return state === 'READY' || state === 'READY_OPTIMIZING'
 }
 
-const states: Record<string, DatabaseState> = { 1: 'CREATING', 2: 'READY', 3: 'READY_OPTIMIZING', CREATING: 'CREATING', READY: 'READY', READY_OPTIMIZING: 'READY_OPTIMIZING' }
-const dialects: Record<string, Dialect> = { 1: 'GOOGLE_STANDARD_SQL', 2: 'POSTGRESQL', GOOGLE_STANDARD_SQL: 'GOOGLE_STANDARD_SQL', POSTGRESQL: 'POSTGRESQL' }
+const states: Record<string, DatabaseState> = {
+  1: 'CREATING',
+  2: 'READY',
+  3: 'READY_OPTIMIZING',
+  CREATING: 'CREATING',
+  READY: 'READY',
+  READY_OPTIMIZING: 'READY_OPTIMIZING',
+}
+const dialects: Record<string, Dialect> = {
+  1: 'GOOGLE_STANDARD_SQL',
+  2: 'POSTGRESQL',
+  GOOGLE_STANDARD_SQL: 'GOOGLE_STANDARD_SQL',
+  POSTGRESQL: 'POSTGRESQL',
+}
 
 interface DatabaseMessage {
   name?: string | null
@@ -119,18 +131,24 @@ export class SpannerAdmin {
    */
   listDatabases(): Promise<SpannerDatabase[]> {
     const admin = this.spanner.getDatabaseAdminClient()
-    return this.retrying({ action: `list the databases of ${this.path}`, permission: 'spanner.databases.list', instancePath: this.path }, async (timeout) => {
-      const [databases] = await admin.listDatabases({ parent: this.path }, { timeout, retry: null, autoPaginate: true })
-      return databases.map(readDatabase)
-    })
+    return this.retrying(
+      { action: `list the databases of ${this.path}`, permission: 'spanner.databases.list', instancePath: this.path },
+      async (timeout) => {
+        const [databases] = await admin.listDatabases({ parent: this.path }, { timeout, retry: null, autoPaginate: true })
+        return databases.map(readDatabase)
+      },
+    )
   }
 
   getDatabase(id: string): Promise<SpannerDatabase> {
     const admin = this.spanner.getDatabaseAdminClient()
-    return this.retrying({ action: `read database ${JSON.stringify(id)} of ${this.path}`, permission: 'spanner.databases.get', instancePath: this.path }, async (timeout) => {
-      const [database] = await admin.getDatabase({ name: `${this.path}/databases/${id}` }, { timeout, retry: null })
-      return readDatabase(database)
-    })
+    return this.retrying(
+      { action: `read database ${JSON.stringify(id)} of ${this.path}`, permission: 'spanner.databases.get', instancePath: this.path },
+      async (timeout) => {
+        const [database] = await admin.getDatabase({ name: `${this.path}/databases/${id}` }, { timeout, retry: null })
+        return readDatabase(database)
+      },
+    )
   }
 
   /**
@@ -140,11 +158,18 @@ export class SpannerAdmin {
    */
   async createDatabase(id: string): Promise<'created' | 'exists'> {
     const admin = this.spanner.getDatabaseAdminClient()
-    const call: SpannerCall = { action: `create database ${JSON.stringify(id)} in ${this.path}`, permission: 'spanner.databases.create', instancePath: this.path }
+    const call: SpannerCall = {
+      action: `create database ${JSON.stringify(id)} in ${this.path}`,
+      permission: 'spanner.databases.create',
+      instancePath: this.path,
+    }
     const operation = await this.retrying(call, async (timeout) => {
       try {
         // PostgreSQL-dialect DDL: the id in double quotes (ids may hold `-`, which an unquoted name may not).
-        const [operation] = await admin.createDatabase({ parent: this.path, createStatement: `CREATE DATABASE "${id}"`, databaseDialect: 'POSTGRESQL' }, { timeout, retry: null })
+        const [operation] = await admin.createDatabase(
+          { parent: this.path, createStatement: `CREATE DATABASE "${id}"`, databaseDialect: 'POSTGRESQL' },
+          { timeout, retry: null },
+        )
         return operation
       } catch (error) {
         if (grpcCode(error) === Status.alreadyExists) return undefined
@@ -156,7 +181,11 @@ export class SpannerAdmin {
       await this.beforeDeadline(operation.promise(), `the creation of database ${JSON.stringify(id)}`)
     } catch (error) {
       if (error instanceof DbhookError) throw error
-      const verdict = classifySpannerError(error, { action: `wait for the creation of database ${JSON.stringify(id)}`, permission: 'spanner.databaseOperations.get', instancePath: this.path })
+      const verdict = classifySpannerError(error, {
+        action: `wait for the creation of database ${JSON.stringify(id)}`,
+        permission: 'spanner.databaseOperations.get',
+        instancePath: this.path,
+      })
       if (!verdict.retry) throw verdict.error
       // Polling the operation met a transient error; the database's own state says the same.
       await this.waitUntilReady(id)
@@ -170,7 +199,10 @@ export class SpannerAdmin {
       const database = await this.getDatabase(id)
       if (isReady(database.state)) return database
       if (Date.now() + delay > this.context.deadline) {
-        throw new DbhookError(`database ${JSON.stringify(id)} was still ${database.state} when DBHOOK_WAIT_TIMEOUT ran out; its creation goes on in Spanner: run apply again`, ExitCode.unavailable)
+        throw new DbhookError(
+          `database ${JSON.stringify(id)} was still ${database.state} when DBHOOK_WAIT_TIMEOUT ran out; its creation goes on in Spanner: run apply again`,
+          ExitCode.unavailable,
+        )
       }
       this.context.signal.throwIfAborted()
       await new Promise((resolve) => setTimeout(resolve, delay))
@@ -184,10 +216,13 @@ export class SpannerAdmin {
   async probeDialect(id: string): Promise<Exclude<Dialect, 'unreported'>> {
     const database = this.spanner.instance(this.settings.instance).database(id)
     try {
-      return await this.retrying({ action: `read the dialect of database ${JSON.stringify(id)}`, permission: 'spanner.databases.select', instancePath: this.path }, async (timeout) => {
-        const [rows] = await database.run({ sql: dialectProbe, gaxOptions: { timeout } })
-        return rows.length > 0 ? 'POSTGRESQL' : 'GOOGLE_STANDARD_SQL'
-      })
+      return await this.retrying(
+        { action: `read the dialect of database ${JSON.stringify(id)}`, permission: 'spanner.databases.select', instancePath: this.path },
+        async (timeout) => {
+          const [rows] = await database.run({ sql: dialectProbe, gaxOptions: { timeout } })
+          return rows.length > 0 ? 'POSTGRESQL' : 'GOOGLE_STANDARD_SQL'
+        },
+      )
     } finally {
       await database.close().catch(() => undefined)
     }
@@ -212,7 +247,13 @@ export class SpannerAdmin {
     const { deadline, signal } = this.context
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new DbhookError(`${what} had not finished when DBHOOK_WAIT_TIMEOUT ran out; it goes on in Spanner: run apply again`, ExitCode.unavailable)),
+        () =>
+          reject(
+            new DbhookError(
+              `${what} had not finished when DBHOOK_WAIT_TIMEOUT ran out; it goes on in Spanner: run apply again`,
+              ExitCode.unavailable,
+            ),
+          ),
         Math.max(0, deadline - Date.now()),
       )
       const onAbort = () => reject(signal.reason)

@@ -50,7 +50,8 @@ export function grpcCode(error: unknown): number | undefined {
 function describeGrpcError(error: unknown): string {
   const err = error as GrpcLikeError
   const code = grpcCode(error)
-  const details = typeof err?.details === 'string' && err.details !== '' ? err.details : typeof err?.message === 'string' ? err.message : String(error)
+  const details =
+    typeof err?.details === 'string' && err.details !== '' ? err.details : typeof err?.message === 'string' ? err.message : String(error)
   if (code === undefined) return details
   const name = names[code] ?? `code ${code}`
   return details.startsWith(`${code} ${name}`) || details.startsWith(name) ? details : `${name}: ${details}`
@@ -89,17 +90,29 @@ export function classifySpannerError(error: unknown, call: SpannerCall): Connect
         error,
       )
     case Status.unauthenticated:
-      return permanent(`cannot ${call.action}: Google did not accept dbhook's credentials (UNAUTHENTICATED); ${credentialsHint}. Google said: ${text}`, ExitCode.noPermission, error)
+      return permanent(
+        `cannot ${call.action}: Google did not accept dbhook's credentials (UNAUTHENTICATED); ${credentialsHint}. Google said: ${text}`,
+        ExitCode.noPermission,
+        error,
+      )
     case Status.notFound:
       if (/instance/i.test(text)) {
-        return permanent(`instance ${call.instancePath} does not exist: check DBHOOK_SPANNER_PROJECT and DBHOOK_SPANNER_INSTANCE (dbhook creates databases, never the instance)`, ExitCode.config, error)
+        return permanent(
+          `instance ${call.instancePath} does not exist: check DBHOOK_SPANNER_PROJECT and DBHOOK_SPANNER_INSTANCE (dbhook creates databases, never the instance)`,
+          ExitCode.config,
+          error,
+        )
       }
       break
     default:
       break
   }
   if (code === undefined && noCredentials.test(text)) {
-    return permanent(`cannot ${call.action}: no usable Google credentials were found; ${credentialsHint}. The library said: ${text}`, ExitCode.noPermission, error)
+    return permanent(
+      `cannot ${call.action}: no usable Google credentials were found; ${credentialsHint}. The library said: ${text}`,
+      ExitCode.noPermission,
+      error,
+    )
   }
   return permanent(`cannot ${call.action}: ${text}`, ExitCode.failed, error)
 }

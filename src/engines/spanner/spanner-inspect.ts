@@ -26,7 +26,12 @@ export interface SpannerInspection {
  * missing: apply then meets ALREADY_EXISTS and waits until it is READY, so that the application never starts
  * against a database that cannot serve it yet. Spanner has no roles dbhook manages, so every role is "there".
  */
-export async function inspectSpanner(admin: SpannerAdmin, desired: DesiredState, listed: readonly SpannerDatabase[], parallel: number): Promise<SpannerInspection> {
+export async function inspectSpanner(
+  admin: SpannerAdmin,
+  desired: DesiredState,
+  listed: readonly SpannerDatabase[],
+  parallel: number,
+): Promise<SpannerInspection> {
   const byId = new Map(listed.map((db) => [db.id, db]))
   const roles = new Map<string, ObservedRole>(desired.roles.map((role) => [role.name, {}]))
   const existing = desired.databases.flatMap((db) => {

@@ -19,7 +19,8 @@ export function spannerProjectProblem(project: string): string | undefined {
   if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id)) {
     return 'is not a Google Cloud project id (6-30 lowercase letters, digits and -, starting with a letter, not ending with -)'
   }
-  if (project.includes(':') && !/^[a-z0-9][a-z0-9.-]*[a-z0-9]:[^:]+$/.test(project)) return 'has a malformed domain prefix (expected example.com:project-id)'
+  if (project.includes(':') && !/^[a-z0-9][a-z0-9.-]*[a-z0-9]:[^:]+$/.test(project))
+    return 'has a malformed domain prefix (expected example.com:project-id)'
   return undefined
 }
 

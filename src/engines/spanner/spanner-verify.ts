@@ -15,7 +15,8 @@ export async function verifySpanner(context: RunContext): Promise<readonly strin
       const database = listed.get(db.name)
       if (!database) return `${db.key}: database ${JSON.stringify(db.name)} does not exist in ${admin.path}`
       if (!isReady(database.state)) return `${db.key}: database ${JSON.stringify(db.name)} is ${database.state}, not READY`
-      if ((await dialectOf(admin, database)) !== 'POSTGRESQL') return `${db.key}: database ${JSON.stringify(db.name)} has the GoogleSQL dialect, not PostgreSQL`
+      if ((await dialectOf(admin, database)) !== 'POSTGRESQL')
+        return `${db.key}: database ${JSON.stringify(db.name)} has the GoogleSQL dialect, not PostgreSQL`
       return undefined
     })
     return found.filter((problem) => problem !== undefined)
