@@ -6,23 +6,27 @@ import { dbhookVersion } from './version.ts'
 const version = dbhookVersion
 const commands = ['apply', 'plan', 'wait', 'verify', 'sql', 'backup', 'restore', 'drill'] as const
 
+/** util.parseArgs with dbhook's options; throws on an unknown option (exit 64). */
+const parseCommandLine = (argv: readonly string[]) =>
+  parseArgs({
+    args: [...argv],
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+      database: { type: 'string' },
+      from: { type: 'string' },
+      into: { type: 'string' },
+      replace: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  })
+
 /** argv -> command -> exit code. Everything heavier than argument parsing is loaded only when a command runs. */
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed
+  let parsed: ReturnType<typeof parseCommandLine>
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-        database: { type: 'string' },
-        from: { type: 'string' },
-        into: { type: 'string' },
-        replace: { type: 'boolean' },
-      },
-      allowPositionals: true,
-      strict: true,
-    })
+    parsed = parseCommandLine(argv)
   } catch (error) {
     process.stderr.write(`dbhook: ${(error as Error).message}\nRun dbhook --help for usage.\n`)
     return ExitCode.usage

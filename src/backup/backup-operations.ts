@@ -133,7 +133,12 @@ async function sealed(content: Buffer, key: Buffer | undefined): Promise<Buffer>
   await pipeline(
     Readable.from([content]),
     encryptingStream(key),
-    new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }),
+    new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        chunks.push(chunk)
+        cb()
+      },
+    }),
   )
   return Buffer.concat(chunks)
 }
@@ -144,7 +149,12 @@ async function opened(content: Buffer, key: Buffer | undefined): Promise<Buffer>
   await pipeline(
     Readable.from([content]),
     decryptingStream(key),
-    new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }),
+    new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        chunks.push(chunk)
+        cb()
+      },
+    }),
   )
   return Buffer.concat(chunks)
 }

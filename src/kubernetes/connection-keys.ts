@@ -45,7 +45,7 @@ const literalInPath: Record<string, string> = {
 }
 
 function encodePathSegment(name: string): string {
-  return encodeURIComponent(name).replace(/%(3B|3A|40|26|3D|2B|24|2C)/g, (escape) => literalInPath[escape]!)
+  return encodeURIComponent(name).replace(/%(3B|3A|40|26|3D|2B|24|2C)/g, (escaped) => literalInPath[escaped]!)
 }
 
 function hostPart(host: string): string {

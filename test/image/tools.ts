@@ -47,7 +47,8 @@ export function generateUnits(quadlet: string, unitDir: string): Record<string, 
       section = unit[line.slice(1, -1)] ??= {}
     } else if (section && /^[A-Za-z]+=/.test(line)) {
       const at = line.indexOf('=')
-      ;(section[line.slice(0, at)] ??= []).push(line.slice(at + 1))
+      const key = line.slice(0, at)
+      section[key] = [...(section[key] ?? []), line.slice(at + 1)]
     }
   }
   return units

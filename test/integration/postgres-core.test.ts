@@ -260,8 +260,13 @@ describe('waiting for a server', () => {
       ['wait'],
       { DBHOOK_HOST: '127.0.0.1', DBHOOK_PORT: String(port), DBHOOK_ADMIN_USER: 'postgres', DBHOOK_WAIT_TIMEOUT: '60s' },
       {
-        onSpawn: (p) => (pid = p),
-        onStdout: (chunk) => (output += chunk).includes('waiting for PostgreSQL') && waiting(),
+        onSpawn: (p) => {
+          pid = p
+        },
+        onStdout: (chunk) => {
+          output += chunk
+          if (output.includes('waiting for PostgreSQL')) waiting()
+        },
       },
     )
     await saysWaiting

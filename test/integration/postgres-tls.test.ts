@@ -232,7 +232,7 @@ function casesFor(targets: readonly Target[]): TlsCase[] {
   )
 }
 
-function verdictOf(c: TlsCase, psql: Outcome, dbhook: Outcome): Verdict {
+function verdictOf(psql: Outcome, dbhook: Outcome): Verdict {
   if (psql.connected !== dbhook.connected) return 'differs'
   // A refusal must be immediate (77 or 78), never a wait that ran out (69) or a crash (1).
   if (!psql.connected) return dbhook.exitCode === 77 || dbhook.exitCode === 78 ? 'agree' : 'differs'
@@ -294,7 +294,7 @@ describe.each(majors)('PostgreSQL %i over TLS', (major) => {
     const cases = casesFor(targets)
     const caseResults = await mapWithConcurrency(cases, concurrency, async (tlsCase) => {
       const [psql, dbhook] = await Promise.all([runPsql(tlsCase), runWait(tlsCase)])
-      return { major, tlsCase, psql, dbhook, verdict: verdictOf(tlsCase, psql, dbhook) }
+      return { major, tlsCase, psql, dbhook, verdict: verdictOf(psql, dbhook) }
     })
     results.push(...caseResults)
     const disagreements = caseResults

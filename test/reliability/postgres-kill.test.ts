@@ -169,8 +169,8 @@ describe.each(majors)('PostgreSQL %i: dbhook killed with SIGKILL after each stat
     let killed = false
     proxy.cutWhen = (chunk, connection) => {
       if (killed) return true
-      let reader = readers.get(connection.index)
-      if (!reader) readers.set(connection.index, (reader = new StatementReader()))
+      const reader = readers.get(connection.index) ?? new StatementReader()
+      readers.set(connection.index, reader)
       for (const sql of reader.push(chunk)) {
         if (killAfter !== undefined && statements.length === killAfter) {
           process.kill(pid!, 'SIGKILL')

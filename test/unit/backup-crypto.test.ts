@@ -20,7 +20,16 @@ import { checkMysqlDump } from '../../src/engines/mysql/mysql-backup.ts'
 /** Runs `chunks` through `transform` and returns everything it produced. */
 async function through(transform: NodeJS.ReadWriteStream, chunks: Buffer[]): Promise<Buffer> {
   const out: Buffer[] = []
-  await pipeline(Readable.from(chunks), transform, new Writable({ write: (chunk: Buffer, _e, cb) => (out.push(chunk), cb()) }))
+  await pipeline(
+    Readable.from(chunks),
+    transform,
+    new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        out.push(chunk)
+        cb()
+      },
+    }),
+  )
   return Buffer.concat(out)
 }
 

@@ -205,7 +205,12 @@ describe('pg_restore around what a non-superuser may not restore', () => {
     await pipeline(
       Readable.from([bytes.subarray(0, 30), bytes.subarray(30)]),
       withoutTransactionTimeout(),
-      new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }),
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          out.push(c)
+          cb()
+        },
+      }),
     )
     expect(Buffer.concat(out).toString()).toBe(script.replace('SET transaction_timeout = 0;\n', ''))
   })

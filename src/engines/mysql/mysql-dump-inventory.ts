@@ -51,9 +51,9 @@ export class MysqlDumpInventory extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.mode === 'line' && this.headLength > 0) this.classify(true)
-    if (this.mode === 'insert') return callback(new Error(`the dump ends inside the INSERT statement of table ${this.table}`))
-    if (this.inBlock) return callback(new Error('the dump ends inside a DELIMITER block'))
-    callback()
+    if (this.mode === 'insert') callback(new Error(`the dump ends inside the INSERT statement of table ${this.table}`))
+    else if (this.inBlock) callback(new Error('the dump ends inside a DELIMITER block'))
+    else callback()
   }
 
   private scan(chunk: Buffer): void {

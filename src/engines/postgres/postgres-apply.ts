@@ -107,7 +107,7 @@ export async function applyPostgresPlan(
         const { database } = step
         const asAdmin = lendable.has(database.owner)
         await run(step, async () => {
-          const created = await createDatabase(target, executeOn(target), database.name, asAdmin ? undefined : database.owner, log)
+          const created = await createDatabase(executeOn(target), database.name, asAdmin ? undefined : database.owner, log)
           if (created) outcomes.set(database.name, 'created')
           const owner = created ? (asAdmin ? facts.user : database.owner) : await ownerOf(target, database.name)
           if (owner !== undefined && owner !== database.owner) handOvers.set(database.name, { database, from: owner, step })
@@ -249,7 +249,6 @@ async function onConnections<T>(
  * database exists now. Returns whether this run created it.
  */
 async function createDatabase(
-  client: pg.Client,
   execute: (sql: string) => Promise<void>,
   name: string,
   owner: string | undefined,

@@ -236,7 +236,7 @@ class PostgresBackupSession implements BackupSession {
         for (const entry of left.filter((e) => e.includes('EVENT TRIGGER')))
           log.warn(`restore leaves out ${entry.replace(/^\S+ \S+ \S+ /, '')}: only a superuser may create event triggers`)
         const listFile = join(scratch, 'restore.list')
-        await writeFile(listFile, kept.join('\n') + '\n', { mode: 0o600 })
+        await writeFile(listFile, `${kept.join('\n')}\n`, { mode: 0o600 })
         args.push(`--use-list=${listFile}`)
       }
       const env = libpqEnvironment(this.context, this.endpoint, database, this.access.login)

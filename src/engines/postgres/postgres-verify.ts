@@ -1,3 +1,4 @@
+import type pg from 'pg'
 import type { RunContext } from '../engine.ts'
 import { connectPostgres, connectWithWait } from './postgres-connect.ts'
 import { readTlsMaterial } from './postgres-tls.ts'
@@ -40,7 +41,7 @@ export async function verifyPostgres(context: RunContext): Promise<readonly stri
   })
 
   const probes = await runBounded(reachable, config.parallel, async (db) => {
-    let probe
+    let probe: pg.Client
     try {
       probe = await connectPostgres(config, tls, { ...login, database: db.name }, endpoint, config.connectTimeoutMs, log)
     } catch (error) {
