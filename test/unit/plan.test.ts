@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.ts'
 import { configRules } from '../../src/config-rules.ts'
+import { mysqlCapabilities } from '../../src/engines/mysql/mysql-capabilities.ts'
 import { postgresCapabilities } from '../../src/engines/postgres/postgres-capabilities.ts'
 import { describeStep, desiredState, isInSync, planChanges, type ObservedDatabase, type ObservedRole } from '../../src/plan.ts'
 
@@ -98,6 +99,36 @@ describe('planChanges', () => {
 
   test('without an app role or extensions no database item is planned, so inspection stays one query', () => {
     expect(desired.databases.every((db) => db.items.length === 0)).toBe(true)
+  })
+
+  test('a database to be created gets every item, except those the server says a new database holds already', () => {
+    const withApp = loadConfig(
+      {
+        DBHOOK_HOST: 'h',
+        DBHOOK_ADMIN_USER: 'root',
+        DBHOOK_ENGINE: 'mariadb',
+        DBHOOK_OWNER: 'migrator',
+        DBHOOK_APP_USER: 'app',
+        DBHOOK_DATABASES: 'flightctl',
+      },
+      'apply',
+      { rules: configRules },
+    )
+    const want = desiredState(withApp, mysqlCapabilities)
+    const roles = new Map([
+      ['migrator', {}],
+      ['app', {}],
+    ])
+    expect(planChanges(want, { roles, databases: new Map() }).steps.map(describeStep)).toEqual([
+      'flightctl: create database "flightctl" owned by "migrator"',
+      'flightctl: grant ALL PRIVILEGES to "migrator"',
+      'flightctl: grant SELECT, INSERT, UPDATE, DELETE to "app"',
+    ])
+    // The app user holds its rights on *.*: a grant on the new database would add nothing.
+    expect(planChanges(want, { roles, databases: new Map(), newDatabase: new Set(['app-privileges']) }).steps.map(describeStep)).toEqual([
+      'flightctl: create database "flightctl" owned by "migrator"',
+      'flightctl: grant ALL PRIVILEGES to "migrator"',
+    ])
   })
 
   test('no step description holds a password', () => {

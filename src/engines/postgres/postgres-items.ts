@@ -10,6 +10,7 @@ import { quoteIdentifier as id, quoteLiteral as literal, type ItemStatement } fr
  */
 export const postgresItems = {
   'public-schema-hardened': {
+    role: 'owner',
     wanted: (config) => (config.app ? [{}] : []),
     describe: ({ owner, app }) =>
       `make schema public as PostgreSQL 15 has it: owned by ${JSON.stringify(owner)}, no CREATE for PUBLIC (so ${JSON.stringify(app)} cannot create tables)`,
@@ -30,6 +31,7 @@ export const postgresItems = {
     ],
   },
   'owner-schema-create': {
+    role: 'owner',
     // Without an app role or extensions nothing needs a connection to each database, and inspection stays one
     // query however many databases are listed.
     wanted: (config) => (config.app || config.extensions.length > 0 ? [{}] : []),
@@ -58,6 +60,7 @@ export const postgresItems = {
     statements: ({ extension }) => [`CREATE EXTENSION IF NOT EXISTS ${id(extension ?? '')}`],
   },
   'app-connect': {
+    role: 'app',
     wanted: (config) => (config.app ? [{}] : []),
     describe: ({ app }) => `grant CONNECT to ${JSON.stringify(app)}`,
     presence: `$2::text IS NOT NULL AND EXISTS (
@@ -67,6 +70,7 @@ export const postgresItems = {
     statements: ({ database, app }) => [`GRANT CONNECT ON DATABASE ${id(database)} TO ${id(app)}`],
   },
   'app-schema-usage': {
+    role: 'app',
     wanted: (config) => (config.app ? [{}] : []),
     describe: ({ app }) => `grant USAGE on the owner's schemas (and public) to ${JSON.stringify(app)}`,
     presence: `NOT EXISTS (SELECT 1 FROM schemas s WHERE NOT has_schema_privilege((SELECT name FROM app_name), s.oid, 'USAGE'))`,
@@ -79,6 +83,7 @@ export const postgresItems = {
     ],
   },
   'app-table-privileges': {
+    role: 'app',
     wanted: (config) => (config.app ? [{}] : []),
     describe: ({ app }) => `grant ${JSON.stringify(app)} SELECT/INSERT/UPDATE/DELETE on existing tables and USAGE/SELECT on sequences`,
     presence: `NOT EXISTS (
@@ -99,6 +104,7 @@ export const postgresItems = {
     ],
   },
   'app-default-privileges': {
+    role: 'app',
     wanted: (config) => (config.app ? [{}] : []),
     describe: ({ owner, app }) =>
       `default privileges: tables, sequences and schemas ${JSON.stringify(owner)} creates later are usable by ${JSON.stringify(app)}`,
@@ -117,6 +123,7 @@ export const postgresItems = {
     ],
   },
   'event-trigger': {
+    role: 'app',
     wanted: (config) => (config.app && config.eventTrigger !== 'off' ? [{}] : []),
     describe: ({ app }) => `install the permission event trigger ${eventTriggerName} for ${JSON.stringify(app)}`,
     presence: `$2::text IS NOT NULL AND EXISTS (
@@ -160,6 +167,8 @@ export interface SkipFacts {
 }
 
 export interface PostgresItemSpec {
+  /** The role the item is about (its `DatabaseItem.role`), if any. */
+  readonly role?: 'owner' | 'app'
   /** The instances a configuration asks for in every database: none, one (`{}`), or one per extension. */
   readonly wanted: (config: Config) => readonly { readonly extension?: string }[]
   /** What applying it does, for a person. */
@@ -196,13 +205,13 @@ export function postgresDatabaseItems(config: Config): DatabaseItem[] {
   const app = config.app?.name
   return Object.entries(postgresItems).flatMap(([kind, spec]: [string, PostgresItemSpec]) =>
     spec.wanted(config).map(({ extension }): DatabaseItem => {
-      const role = kind === 'public-schema-hardened' || kind === 'owner-schema-create' ? owner : app
+      const role = spec.role === 'owner' ? owner : spec.role === 'app' ? app : undefined
       const names = { database: '', owner, app: app ?? '', extension: extension ?? '' }
       return {
         id: extension === undefined ? kind : `${kind}:${extension}`,
         kind,
         description: spec.describe(names),
-        ...(role === undefined || extension !== undefined ? {} : { role }),
+        ...(role === undefined ? {} : { role }),
         ...(extension === undefined ? {} : { extension }),
       }
     }),
