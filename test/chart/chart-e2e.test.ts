@@ -1,17 +1,14 @@
 import { execFile as execFileCallback } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { dbhookBin, runDbhook } from '../support/dbhook.ts'
 import { createTestCertificates } from '../support/certificates.ts'
-import { startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
+import { runPsqlScript, startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
 import { ciValues, helmBinary, only, render, type Manifest } from './helm.ts'
 import { runRenderedPod, type PodRun } from './rendered-pod.ts'
 
-const execFile = promisify(execFileCallback)
+const _execFile = promisify(execFileCallback)
 const openZroDatabases = ['openzro', 'openzro_flow', 'openzro_activity', 'dex']
 
 let server: PostgresServer
@@ -138,34 +135,8 @@ describe('the rendered hooks run against a real PostgreSQL', () => {
     for (const name of Object.values(names)) expect(sql.stdout).toContain(`CREATE DATABASE "${name}" OWNER "verify_owner"`)
 
     // The DBA runs it with psql as a user with CREATEDB.
-    const dir = await mkdtemp(join(tmpdir(), 'dbhook-dba-'))
-    try {
-      await writeFile(join(dir, 'provision.sql'), sql.stdout)
-      await execFile(
-        'psql',
-        [
-          '-v',
-          'ON_ERROR_STOP=1',
-          '-X',
-          '-q',
-          '-h',
-          server.host,
-          '-p',
-          String(server.port),
-          '-U',
-          'postgres',
-          '-d',
-          'postgres',
-          '-f',
-          join(dir, 'provision.sql'),
-        ],
-        {
-          env: { PATH: process.env.PATH ?? '', PGPASSWORD: server.password },
-        },
-      )
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    const psql = await runPsqlScript(server, sql.stdout)
+    expect(psql.code, psql.output).toBe(0)
 
     const passed = await runRenderedPod(job, manifests)
     expect(passed.code, explain(passed)).toBe(0)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { mysqlItems, type MysqlItemKind } from '../../src/engines/mysql/mysql-items.ts'
-import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
+import { runDbhook, stepLines, summaryOf } from '../support/dbhook.ts'
 import { startMariadb, type MariadbServer } from '../support/mariadb.ts'
 
 /**
@@ -13,10 +13,6 @@ const removals: Record<MysqlItemKind, (names: { database: string; owner: string;
 }
 
 const roleOf: Record<MysqlItemKind, 'owner' | 'app'> = { 'owner-privileges': 'owner', 'app-privileges': 'app' }
-
-function stepLines(result: RunResult): string[] {
-  return result.logs.filter((line) => typeof line.step === 'string').map((line) => String(line.msg).replace(/^plan: /, ''))
-}
 
 describe('MariaDB: the item registry', () => {
   let server: MariadbServer

@@ -1,16 +1,13 @@
 import { execFile as execFileCallback } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf } from '../support/dbhook.ts'
 import { freePort } from '../support/ports.ts'
-import { startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
+import { runPsqlScript, startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
 import { canActAs, databaseOwners } from '../support/postgres-catalog.ts'
 import { unique } from '../support/unique.ts'
 
-const execFile = promisify(execFileCallback)
+const _execFile = promisify(execFileCallback)
 const openZro = 'management=openzro,flow=openzro_flow,activity=openzro_activity,dex=dex'
 
 describe.each(testedMajors())('PostgreSQL %i', (major) => {
@@ -193,29 +190,15 @@ describe.each(testedMajors())('PostgreSQL %i', (major) => {
     const env = server.env('postgres', server.password, { DBHOOK_OWNER: owner, DBHOOK_DATABASES: dbs.join(',') })
     const sql = await runDbhook(['sql'], { DBHOOK_OWNER: owner, DBHOOK_DATABASES: dbs.join(',') })
     expect(sql.code).toBe(0)
-    const dir = await mkdtemp(join(tmpdir(), 'dbhook-sql-'))
-    await writeFile(join(dir, 'provision.sql'), sql.stdout)
-    const psql = [
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-h',
-      server.host,
-      '-p',
-      String(server.port),
-      '-U',
-      'postgres',
-      '-d',
-      'postgres',
-      '-f',
-      join(dir, 'provision.sql'),
-    ]
-    const psqlEnv = { ...process.env, PGPASSWORD: server.password }
-    await execFile('psql', psql, { env: psqlEnv })
-    await execFile('psql', psql, { env: psqlEnv }) // twice: it is idempotent
+    // Twice: it is idempotent.
+    for (let run = 1; run <= 2; run += 1) {
+      const psql = await runPsqlScript(server, sql.stdout)
+      expect(psql.code, psql.output).toBe(0)
+    }
     expect(await databaseOwners(server, dbs)).toEqual({ [dbs[0]!]: owner, [dbs[1]!]: owner })
     const plan = await runDbhook(['plan'], env)
     expect(plan.code, plan.stdout).toBe(0)
-    expect(await readFile(join(dir, 'provision.sql'), 'utf8')).not.toMatch(/PASSWORD/)
+    expect(sql.stdout).not.toMatch(/PASSWORD/)
   })
 
   test('concurrent applies serialize on the lock: each database is created once', async () => {

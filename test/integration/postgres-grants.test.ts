@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { runDbhook, summaryOf } from '../support/dbhook.ts'
-import { startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
+import { runPsqlScript, startPostgres, testedMajors, type PostgresServer } from '../support/postgres.ts'
 
 /** Connects as `user` to `database`, runs `work`, and always closes. */
 async function as<T>(
@@ -196,16 +195,8 @@ describe.each(testedMajors())('PostgreSQL %i: app role, default privileges, exte
     }
     const sql = await runDbhook(['sql'], settings)
     expect(sql.code, sql.stderr).toBe(0)
-    const psql = spawnSync(
-      'psql',
-      ['-v', 'ON_ERROR_STOP=1', '-h', server.host, '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-f', '-'],
-      {
-        input: sql.stdout,
-        env: { ...process.env, PGPASSWORD: server.password },
-        encoding: 'utf8',
-      },
-    )
-    expect(psql.status, psql.stderr).toBe(0)
+    const psql = await runPsqlScript(server, sql.stdout)
+    expect(psql.code, psql.output).toBe(0)
     const plan = await runDbhook(['plan'], server.env('postgres', server.password, settings))
     expect(plan.code, plan.stdout).toBe(0)
     for (const db of dbs) await migrateThenUse(server, db, owner, app)

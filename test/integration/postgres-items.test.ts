@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { postgresItems, type PostgresItemKind } from '../../src/engines/postgres/postgres-items.ts'
 import { eventTriggerName } from '../../src/engines/postgres/postgres-event-trigger.ts'
-import { runDbhook, summaryOf, type RunResult } from '../support/dbhook.ts'
-import { startPostgres, type PostgresServer } from '../support/postgres.ts'
+import { runDbhook, stepLines, summaryOf } from '../support/dbhook.ts'
+import { runPsqlScript, startPostgres, type PostgresServer } from '../support/postgres.ts'
 
 interface Names {
   readonly major: number
@@ -29,45 +28,6 @@ const removals: Record<PostgresItemKind, (names: Names) => string[]> = {
   'app-table-privileges': ({ app }) => [`REVOKE ALL ON TABLE audit.events FROM ${app}`],
   'app-default-privileges': ({ owner, app }) => [`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} REVOKE USAGE ON SCHEMAS FROM ${app}`],
   'event-trigger': () => [`DROP EVENT TRIGGER ${eventTriggerName}`],
-}
-
-/** The steps a plan or an apply run names, each as its one line for people (`step` marks them in the log). */
-function stepLines(result: RunResult): string[] {
-  return result.logs.filter((line) => typeof line.step === 'string').map((line) => String(line.msg).replace(/^plan: /, ''))
-}
-
-function psql(server: PostgresServer, script: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      '/usr/bin/psql',
-      [
-        '-X',
-        '-q',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '-h',
-        server.host,
-        '-p',
-        String(server.port),
-        '-U',
-        server.superuser,
-        '-d',
-        'postgres',
-        '-f',
-        '-',
-      ],
-      {
-        env: { PATH: process.env.PATH ?? '', PGPASSWORD: server.password, PGSSLMODE: 'disable' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    )
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, output }))
-    child.stdin.end(script)
-  })
 }
 
 describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
@@ -172,7 +132,7 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
     const script = await runDbhook(['sql'], config)
     expect(script.code, script.stderr).toBe(0)
     for (let run = 1; run <= 2; run += 1) {
-      const result = await psql(server, script.stdout)
+      const result = await runPsqlScript(server, script.stdout)
       expect(result.code, `psql run ${run}: ${result.output}`).toBe(0)
     }
 

@@ -103,3 +103,8 @@ export function summaryOf(
 ): { databases: { key: string; name: string; result: string }[]; statements: number } | undefined {
   return result.logs.find((line) => line.summary === true) as never
 }
+
+/** The steps a plan or an apply run names, each as its one line for people (the log marks them with `step`). */
+export function stepLines(result: RunResult): string[] {
+  return result.logs.filter((line) => typeof line.step === 'string').map((line) => String(line.msg).replace(/^plan: /, ''))
+}

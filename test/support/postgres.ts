@@ -1,4 +1,4 @@
-import { execFile as execFileCallback, spawnSync } from 'node:child_process'
+import { execFile as execFileCallback, spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -264,4 +264,39 @@ function postgresUser(): { uid: number; gid: number } {
     cachedUser = { uid, gid }
   }
   return cachedUser
+}
+
+/**
+ * Runs `script` with Debian's psql as the server's superuser, as a DBA runs `dbhook sql`'s output: stops at the
+ * first error (ON_ERROR_STOP). Resolves to psql's exit code and everything it printed.
+ */
+export function runPsqlScript(server: PostgresServer, script: string): Promise<{ code: number | null; output: string }> {
+  const args = [
+    '-X',
+    '-q',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    server.host,
+    '-p',
+    String(server.port),
+    '-U',
+    server.superuser,
+    '-d',
+    'postgres',
+    '-f',
+    '-',
+  ]
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('/usr/bin/psql', args, {
+      env: { PATH: process.env.PATH ?? '', PGPASSWORD: server.password, PGSSLMODE: 'disable' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => resolvePromise({ code, output }))
+    child.stdin.end(script)
+  })
 }
