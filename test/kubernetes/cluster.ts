@@ -190,3 +190,23 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 /** The chart values every test sets: the image built from this checkout, never pulled. */
 export const localImage = { image: { repository: 'localhost/dbhook', tag: 'dev', pullPolicy: 'Never' } }
 export const localBackupImage = { backup: { image: { repository: 'localhost/dbhook', tag: 'dev-pgtools' } } }
+
+/** The hook Jobs and pods of a release: Helm leaves them behind on uninstall (they are not part of the release). */
+export function deleteReleasePods(cluster: Cluster, release: string): Promise<CommandResult> {
+  return kubectl(cluster, [
+    '-n',
+    cluster.namespace,
+    'delete',
+    'job,pod',
+    '-l',
+    `app.kubernetes.io/instance=${release}`,
+    '--ignore-not-found',
+    '--wait=false',
+  ])
+}
+
+/** Uninstalls a release and deletes what Helm leaves of it; for afterAll, so it never throws. */
+export async function removeRelease(cluster: Cluster, release: string): Promise<void> {
+  await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
+  await deleteReleasePods(cluster, release).catch(() => undefined)
+}

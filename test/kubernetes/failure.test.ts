@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, expect, test } from 'vitest'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
-import { applySecret, helm, kubectl, localImage, type Cluster } from './cluster.ts'
+import { applySecret, localImage, removeRelease, type Cluster } from './cluster.ts'
 import {
   condition,
   eventMessages,
@@ -35,17 +35,7 @@ withCluster(async (c) => {
 afterAll(async () => {
   await server?.stop()
   if (!cluster) return
-  await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
-  await kubectl(cluster, [
-    '-n',
-    cluster.namespace,
-    'delete',
-    'job,pod',
-    '-l',
-    `app.kubernetes.io/instance=${release}`,
-    '--ignore-not-found',
-    '--wait=false',
-  ]).catch(() => undefined)
+  await removeRelease(cluster, release)
 })
 
 test('a wrong provisioning password fails the install at once, keeps the Job with a one-line reason, and a fixed Secret then installs', async () => {

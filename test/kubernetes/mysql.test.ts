@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from 'vitest'
 import mysql from 'mysql2/promise'
 import type { MariadbServer } from '../support/mariadb.ts'
 import { ciValues } from '../chart/helm.ts'
-import { helm, kubectl, localImage, type Cluster } from './cluster.ts'
+import { helm, localImage, removeRelease, type Cluster } from './cluster.ts'
 import { condition, eventMessages, expectNoSecrets, finishedJob, helmChart, podLogs, podsOfJob, terminated } from './inspect.ts'
 import { mariadbHostPattern, startHostMariadb } from './servers.ts'
 import { withCluster } from './test-cluster.ts'
@@ -33,17 +33,7 @@ afterAll(async () => {
   await server?.stop()
   if (!cluster) return
   for (const release of releases) {
-    await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
-    await kubectl(cluster, [
-      '-n',
-      cluster.namespace,
-      'delete',
-      'job,pod',
-      '-l',
-      `app.kubernetes.io/instance=${release}`,
-      '--ignore-not-found',
-      '--wait=false',
-    ]).catch(() => undefined)
+    await removeRelease(cluster, release)
   }
 })
 

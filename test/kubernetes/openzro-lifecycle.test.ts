@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, describe, expect, test } from 'vitest'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
-import { applySecret, helm, kubectl, kubectlOk, localImage, type Cluster } from './cluster.ts'
+import { applySecret, deleteReleasePods, helm, kubectl, kubectlOk, localImage, type Cluster } from './cluster.ts'
 import {
   eventMessages,
   expectNoSecrets,
@@ -139,16 +139,7 @@ async function lifecycle(c: Lifecycle): Promise<void> {
   expect(uninstall.code, uninstall.stderr).toBe(0)
   expect(await owners(c.server)).toEqual(Object.fromEntries(openZroDatabases.map((d) => [d, c.owner])))
   // Helm leaves hook resources behind on uninstall: the kept Job goes with the test, not with the release.
-  await kubectl(cluster, [
-    '-n',
-    cluster.namespace,
-    'delete',
-    'job,pod',
-    '-l',
-    `app.kubernetes.io/instance=${c.release}`,
-    '--ignore-not-found',
-    '--wait=false',
-  ])
+  await deleteReleasePods(cluster, c.release)
 }
 
 describe('openZro on PostgreSQL through install, test, upgrade, rollback and uninstall', () => {

@@ -7,7 +7,7 @@ import { afterAll, expect, test } from 'vitest'
 import { freePort } from '../support/ports.ts'
 import type { PostgresServer } from '../support/postgres.ts'
 import { ciValues } from '../chart/helm.ts'
-import { helm, kubectl, kubectlOk, localImage, waitFor, type Cluster } from './cluster.ts'
+import { kubectlOk, localImage, removeRelease, waitFor, type Cluster } from './cluster.ts'
 import { helmChart, podsOfJob } from './inspect.ts'
 import { startHostPostgres } from './servers.ts'
 import { withCluster } from './test-cluster.ts'
@@ -22,17 +22,7 @@ withCluster((c) => {
 
 afterAll(async () => {
   if (!cluster) return
-  await helm(cluster, ['uninstall', release, '-n', cluster.namespace, '--wait']).catch(() => undefined)
-  await kubectl(cluster, [
-    '-n',
-    cluster.namespace,
-    'delete',
-    'job,pod',
-    '-l',
-    `app.kubernetes.io/instance=${release}`,
-    '--ignore-not-found',
-    '--wait=false',
-  ]).catch(() => undefined)
+  await removeRelease(cluster, release)
   await server?.stop()
 })
 
