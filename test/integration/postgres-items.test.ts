@@ -153,3 +153,37 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
     ])
   })
 })
+
+describe('PostgreSQL 18: dbhook sql in auto mode, by a DBA who may not create event triggers', () => {
+  let server: PostgresServer
+  beforeAll(async () => {
+    server = await startPostgres(18)
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  test('the script leaves the trigger out where apply would skip it, and plan is in sync for that DBA', async () => {
+    // A provisioning DBA as on a managed server: CREATEDB, a member of the owner, no superuser.
+    await server.query("CREATE ROLE dba LOGIN CREATEDB PASSWORD 'dba-pw'")
+    await server.query("CREATE ROLE migrator LOGIN PASSWORD 'owner-pw'")
+    await server.query("CREATE ROLE app LOGIN PASSWORD 'app-pw'")
+    await server.query('GRANT migrator TO dba')
+    const config = { DBHOOK_OWNER: 'migrator', DBHOOK_APP_USER: 'app', DBHOOK_EXTENSIONS: 'pg_trgm', DBHOOK_DATABASES: 'flightctl' }
+    const script = await runDbhook(['sql'], config)
+    expect(script.code, script.stderr).toBe(0)
+    const psql = await runPsqlScript({ ...server, superuser: 'dba', password: 'dba-pw' }, script.stdout)
+    expect(psql.code, psql.output).toBe(0)
+    expect(await server.query('SELECT evtname FROM pg_event_trigger', [], { database: 'flightctl' })).toEqual([])
+
+    const plan = await runDbhook(['plan'], server.env('dba', 'dba-pw', config))
+    expect(plan.code, plan.stdout).toBe(0)
+    expect(plan.logs.some((line) => line.level === 'warn' && String(line.msg).includes('may not create event triggers'))).toBe(true)
+
+    // The same script run by a superuser installs it, as apply would.
+    expect((await runPsqlScript(server, script.stdout)).code).toBe(0)
+    expect(await server.query('SELECT evtname FROM pg_event_trigger', [], { database: 'flightctl' })).toEqual([
+      { evtname: eventTriggerName },
+    ])
+  })
+})

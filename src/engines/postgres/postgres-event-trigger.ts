@@ -6,6 +6,12 @@ import { quoteIdentifier as id, quoteLiteral as literal, type ItemStatement } fr
  */
 export const eventTriggerName = 'dbhook_grant_app_permissions_v2'
 
+/** Whether the session's user may create event triggers: a superuser, or a member of a managed cloud's superuser role. */
+export const mayCreateEventTriggersSql = `((SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR EXISTS (
+    SELECT 1 FROM pg_roles c
+     WHERE c.rolname IN ('rds_superuser', 'cloudsqlsuperuser', 'alloydbsuperuser')
+       AND pg_has_role(current_user, c.oid, 'MEMBER')))`
+
 /** The function's comment: presence is judged by it, so a trigger for another app role counts as missing. */
 export const eventTriggerComment = (app: string) => `dbhook v2: grants on new objects to role ${app}`
 

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { mayCreateEventTriggersSql } from './postgres-event-trigger.ts'
 import type { DesiredState, ObservedRole, ObservedState, ObservedDatabase } from '../../plan.ts'
 
 /** What the admin may do, and what the server is: inputs to the privilege check, read in the same query. */
@@ -41,10 +42,7 @@ SELECT
   (SELECT version_num FROM facts) AS "versionNum",
   current_setting('password_encryption') AS "passwordEncryption",
   me.rolsuper AS superuser, me.rolcreatedb AS createdb, me.rolcreaterole AS createrole,
-  me.rolsuper OR EXISTS (
-    SELECT 1 FROM pg_roles c
-     WHERE c.rolname IN ('rds_superuser', 'cloudsqlsuperuser', 'alloydbsuperuser')
-       AND pg_has_role(current_user, c.oid, 'MEMBER')) AS "mayCreateEventTriggers",
+  ${mayCreateEventTriggersSql} AS "mayCreateEventTriggers",
   (SELECT coalesce(json_agg(json_build_object('name', v.name, 'trusted', v.trusted)), '[]')
      FROM pg_available_extension_versions v JOIN pg_available_extensions e ON e.name = v.name AND e.default_version = v.version
     WHERE v.name = ANY($3::text[])) AS extensions,

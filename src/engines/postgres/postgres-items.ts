@@ -1,6 +1,6 @@
 import type { Config, EventTriggerMode } from '../../config/config.ts'
 import type { DatabaseItem } from '../../plan.ts'
-import { eventTriggerComment, eventTriggerName, eventTriggerStatements } from './postgres-event-trigger.ts'
+import { eventTriggerComment, eventTriggerName, eventTriggerStatements, mayCreateEventTriggersSql } from './postgres-event-trigger.ts'
 import { quoteIdentifier as id, quoteLiteral as literal, type ItemStatement } from './postgres-statements.ts'
 
 /**
@@ -135,6 +135,8 @@ export const postgresItems = {
       eventTrigger === 'auto' && !facts.mayCreateEventTriggers
         ? `${JSON.stringify(facts.user)} may not create event triggers (superuser, rds_superuser, cloudsqlsuperuser or alloydbsuperuser can); ALTER DEFAULT PRIVILEGES FOR ROLE ${JSON.stringify(owner)} covers the tables and sequences it creates`
         : undefined,
+    // The DBA's script does in auto mode what apply does: installs the trigger where the DBA may, else nothing.
+    scriptGuard: (eventTrigger) => (eventTrigger === 'auto' ? mayCreateEventTriggersSql : undefined),
     statements: ({ owner, app }) => eventTriggerStatements(app, owner),
   },
 } as const satisfies Record<string, PostgresItemSpec>
@@ -184,6 +186,8 @@ export interface PostgresItemSpec {
   readonly requirement: (major: number) => ItemRequirement
   /** Why the item is left out by design for this admin (a warning, not a refusal); undefined when it is not. */
   readonly skipped?: (context: { facts: SkipFacts; eventTrigger: EventTriggerMode; owner: string }) => string | undefined
+  /** For `dbhook sql`: an SQL condition on the DBA's session under which the script runs the statements. */
+  readonly scriptGuard?: (eventTrigger: EventTriggerMode) => string | undefined
   /** The idempotent statements that put it in place, the same for apply and `dbhook sql`. */
   readonly statements: (names: ItemNames) => readonly ItemStatement[]
 }

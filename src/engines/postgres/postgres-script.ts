@@ -1,4 +1,4 @@
-import type { Config } from '../../config/config.ts'
+import type { Config, EventTriggerMode } from '../../config/config.ts'
 import { desiredState, type DesiredDatabase } from '../../plan.ts'
 import { postgresCapabilities } from './postgres-capabilities.ts'
 import { itemNames, specOf } from './postgres-items.ts'
@@ -18,6 +18,9 @@ export function postgresScript(config: Config): string {
     '-- Run it with psql as a role with CREATEDB (and CREATEROLE when roles are created); the per-database part',
     '-- (schema public, grants) needs the owner of schema public: a superuser on PostgreSQL 14 and older. For example:',
     '--   dbhook sql > provision.sql && psql -v ON_ERROR_STOP=1 -d postgres -f provision.sql',
+    ...(config.app && config.eventTrigger === 'auto'
+      ? ['-- The permission event trigger is installed where the DBA may create event triggers (DBHOOK_EVENT_TRIGGER=auto).']
+      : []),
     '',
   ]
   for (const role of desired.roles) {
@@ -42,7 +45,7 @@ export function postgresScript(config: Config): string {
     if (db.items.length === 0) continue
     lines.push(`-- ${commentText(db.key)}: schema public, extensions and the app role's rights, as apply makes them`)
     lines.push(`\\connect ${quoteIdentifier(db.name)}`)
-    lines.push(...databaseItemsSql(db))
+    lines.push(...databaseItemsSql(db, config.eventTrigger))
     lines.push('')
   }
   return `${lines.join('\n')}\n`
@@ -53,7 +56,7 @@ export function postgresScript(config: Config): string {
  * SET ROLE, the rest as the DBA; a generating query runs with \gexec. Trusted extensions are created as the owner,
  * as apply does; an untrusted one fails there, and needs `dbhook apply` as a superuser.
  */
-function databaseItemsSql(db: DesiredDatabase): string[] {
+function databaseItemsSql(db: DesiredDatabase, eventTrigger: EventTriggerMode): string[] {
   const out: string[] = []
   let asOwner = false
   for (const item of db.items) {
@@ -61,8 +64,13 @@ function databaseItemsSql(db: DesiredDatabase): string[] {
     const owner = requirement === 'act-as-owner' || requirement === 'extension'
     if (owner !== asOwner) out.push(owner ? `SET ROLE ${quoteIdentifier(db.owner)};` : 'RESET ROLE;')
     asOwner = owner
-    for (const statement of specOf(item).statements(itemNames(item, db.name, db.owner))) {
-      out.push(typeof statement === 'string' ? `${statement};` : `${statement.generate}\\gexec`)
+    const spec = specOf(item)
+    const guard = spec.scriptGuard?.(eventTrigger)
+    for (const statement of spec.statements(itemNames(item, db.name, db.owner))) {
+      if (guard !== undefined) {
+        const query = typeof statement === 'string' ? `SELECT ${quoteLiteral(statement)}` : `SELECT * FROM (${statement.generate}) s`
+        out.push(`${query} WHERE ${guard}\\gexec`)
+      } else out.push(typeof statement === 'string' ? `${statement};` : `${statement.generate}\\gexec`)
     }
   }
   if (asOwner) out.push('RESET ROLE;')
