@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { postgresItems, type PostgresItemKind } from '../../src/engines/postgres/postgres-items.ts'
+import { postgresItems, type PostgresItemKind, type PostgresItemSpec } from '../../src/engines/postgres/postgres-items.ts'
 import { eventTriggerName } from '../../src/engines/postgres/postgres-event-trigger.ts'
 import { runDbhook, stepLines, summaryOf } from '../support/dbhook.ts'
 import { runPsqlScript, startPostgres, type PostgresServer } from '../support/postgres.ts'
@@ -21,7 +21,11 @@ const removals: Record<PostgresItemKind, (names: Names) => string[]> = {
   'owner-schema-create': ({ major, owner }) =>
     major >= 15
       ? ['REVOKE CREATE ON SCHEMA public FROM pg_database_owner', `REVOKE CREATE ON SCHEMA public FROM ${owner}`]
-      : ['ALTER SCHEMA public OWNER TO postgres', `REVOKE CREATE ON SCHEMA public FROM ${owner}`],
+      : [
+          'ALTER SCHEMA public OWNER TO postgres',
+          'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
+          `REVOKE CREATE ON SCHEMA public FROM ${owner}`,
+        ],
   extension: () => ['DROP EXTENSION pg_trgm'],
   'app-connect': ({ database, app }) => [`REVOKE CONNECT ON DATABASE ${database} FROM ${app}`],
   'app-schema-usage': ({ app }) => [`REVOKE USAGE ON SCHEMA audit FROM ${app}`],
@@ -37,15 +41,19 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
 
   beforeAll(async () => {
     server = await startPostgres(major)
+    await server.query("CREATE ROLE provisioner LOGIN CREATEDB CREATEROLE PASSWORD 'provisioner-pw'")
   })
   afterAll(async () => {
     await server?.stop()
   })
 
-  /** An openZro/Flight Control style configuration, applied, with a schema and a table the owner made since. */
-  async function provisioned() {
+  /**
+   * An openZro/Flight Control style configuration, applied by `admin` (the superuser by default), with a schema
+   * and a table the owner made since.
+   */
+  async function provisioned(admin = { user: server.superuser, password: server.password }) {
     const names = { major, database: fresh('flightctl'), owner: fresh('migrator'), app: fresh('app') }
-    const env = server.env(server.superuser, server.password, {
+    const env = server.env(admin.user, admin.password, {
       DBHOOK_OWNER: names.owner,
       DBHOOK_OWNER_PASSWORD: 'owner-pw',
       DBHOOK_APP_USER: names.app,
@@ -84,6 +92,60 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
       expect(again.code, again.stdout).toBe(0)
     },
   )
+
+  /** What the registry says becomes of an item for a CREATEDB+CREATEROLE admin in auto mode. */
+  const provisioner = { user: 'provisioner', password: 'provisioner-pw' }
+  const skipReason = (kind: PostgresItemKind, owner: string) =>
+    (postgresItems[kind] as PostgresItemSpec).skipped?.({
+      facts: { user: provisioner.user, major, superuser: false, mayCreateEventTriggers: false },
+      eventTrigger: 'auto',
+      owner,
+    })
+  const kinds = Object.keys(postgresItems) as PostgresItemKind[]
+  const skippedKinds = kinds.filter((kind) => skipReason(kind, 'o') !== undefined)
+  const actingKinds = kinds.filter((kind) => !skippedKinds.includes(kind))
+  const restoredKinds = actingKinds.filter((kind) => ['act-as-owner', 'extension'].includes(postgresItems[kind].requirement(major)))
+  const refusedKinds = actingKinds.filter((kind) => !restoredKinds.includes(kind))
+
+  test('without a superuser every fate is exercised: some items skipped, some refused, the rest restored', () => {
+    expect(skippedKinds).toContain('event-trigger')
+    expect(refusedKinds).toEqual(['owner-schema-create'])
+    expect(restoredKinds.length).toBeGreaterThanOrEqual(5)
+  })
+
+  test.each(skippedKinds)('%s with a CREATEDB+CREATEROLE admin: left out, and plan says why', async (kind) => {
+    const { names, env } = await provisioned(provisioner)
+    const plan = await runDbhook(['plan'], env)
+    expect(plan.code, plan.stdout).toBe(0)
+    const description = postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })
+    expect(plan.logs.map((line) => line.msg)).toContain(
+      `plan: ${names.database}: ${description} will be skipped: ${skipReason(kind, names.owner)}`,
+    )
+  })
+
+  test.each(refusedKinds)('%s with a CREATEDB+CREATEROLE admin: removed, apply refuses with 77 and changes nothing', async (kind) => {
+    const { names, env } = await provisioned(provisioner)
+    for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
+    const plan = await runDbhook(['plan'], env)
+    expect(plan.code, plan.stdout).toBe(2)
+    expect(stepLines(plan)).toEqual([`${names.database}: ${postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })}`])
+    const apply = await runDbhook(['apply'], env)
+    expect(apply.code, apply.stdout).toBe(77)
+    expect(stepLines(apply)).toEqual([])
+    expect((await runDbhook(['plan'], env)).code).toBe(2)
+  })
+
+  test.each(restoredKinds)('%s with a CREATEDB+CREATEROLE admin: removed, apply restores it as the owner', async (kind) => {
+    const { names, env } = await provisioned(provisioner)
+    for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
+    const plan = await runDbhook(['plan'], env)
+    expect(plan.code, plan.stdout).toBe(2)
+    expect(stepLines(plan)).toEqual([`${names.database}: ${postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })}`])
+    const apply = await runDbhook(['apply'], env)
+    expect(apply.code, apply.stdout).toBe(0)
+    expect(stepLines(apply)).toEqual(stepLines(plan))
+    expect((await runDbhook(['plan'], env)).code).toBe(0)
+  })
 
   test('apply does the steps plan shows, step for step: a new database, one with drift, new roles', async () => {
     const { names } = await provisioned()
