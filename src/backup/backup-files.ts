@@ -29,7 +29,7 @@ export function backupFileName(database: string, started: Date): string {
 }
 
 export const sidecarSuffix = '.sha256'
-export const manifestSuffix = '.manifest'
+const manifestSuffix = '.manifest'
 
 /** One line of a sidecar: a file in the same folder as the dump, and its SHA-256. */
 export interface SidecarEntry {

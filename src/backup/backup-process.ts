@@ -16,7 +16,7 @@ export interface ToolRun {
   readonly signal?: AbortSignal
 }
 
-export class ToolError extends Error {}
+class ToolError extends Error {}
 
 /**
  * Runs one client tool (pg_dump, pg_restore, mariadb-dump, mariadb) and resolves once it exited 0 and its

@@ -11,7 +11,7 @@ export interface DatabaseSpec {
  * key -> name) for names that hold commas, equals signs or surrounding spaces. In the comma form each item is
  * trimmed. Throws a message naming what is wrong; the value is not a secret, so it may be quoted.
  */
-export function parseDatabases(text: string): DatabaseSpec[] {
+function parseDatabases(text: string): DatabaseSpec[] {
   const trimmed = text.trim()
   if (trimmed === '') throw new Error('is empty; list at least one database')
   const specs = trimmed.startsWith('[') || trimmed.startsWith('{') ? parseJson(trimmed) : parseList(trimmed)

@@ -43,7 +43,7 @@ const sslModeAliases: Record<string, SslMode> = {
  * Every DBHOOK_ variable (README.md's table), with its validator and default. The order is the order in which
  * invalid values are reported.
  */
-export const dbhookVariables = {
+const dbhookVariables = {
   DBHOOK_ENGINE: choice('postgres, mysql (alias mariadb) or spanner', engineAliases)({ default: 'postgres' }),
   DBHOOK_HOST: str({ default: '' }),
   DBHOOK_PORT: str({ default: '' }),

@@ -73,7 +73,7 @@ export function namesNodePostgresMisreads(databases: readonly DatabaseSpec[]): D
 }
 
 /** The key of a database's URI; a Secret key may hold letters, digits, `-`, `_` and `.` only. */
-export function uriKey(databaseKey: string): string {
+function uriKey(databaseKey: string): string {
   return `uri-${databaseKey}`
 }
 

@@ -6,7 +6,7 @@ import type { SecretStore, StoredSecret } from './secret-store.ts'
 /** The facts of a Secret except the password, which the Secret itself decides. */
 export type SecretFacts = Omit<ConnectionFacts, 'password'>
 
-export type SecretOutcome = 'created' | 'completed' | 'unchanged'
+type SecretOutcome = 'created' | 'completed' | 'unchanged'
 
 export interface EnsuredSecret {
   readonly password: string

@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto'
 export const passwordAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
 /** 32 characters of 62 give 190 bits, more than any server's verifier keeps. */
-export const generatedPasswordLength = 32
+const generatedPasswordLength = 32
 
 /** A password from the operating system's CSPRNG; randomInt draws without modulo bias. */
 export function generatePassword(length = generatedPasswordLength): string {

@@ -21,7 +21,7 @@ import type { SecretStore, StoredSecret } from './secret-store.ts'
  * the API server's CA (the kube-root-ca.crt ConfigMap) and the pod's namespace. It is the path in-cluster clients
  * read, so @kubernetes/client-node's loadFromCluster finds it.
  */
-export const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount'
+const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount'
 
 /** Statuses worth another attempt: the API server restarting, overloaded or behind a balancer that is. */
 const transientStatuses = new Set([429, 500, 502, 503, 504])

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Version of podman's quadlet generator that .ci/setup.d/50-podman.sh builds. */
-export const quadletVersion = 'v5.6.2'
+const quadletVersion = 'v5.6.2'
 
 /** True when `command --version` runs. */
 export function commandWorks(command: string, args: string[] = ['--version']): boolean {

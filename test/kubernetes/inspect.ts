@@ -5,8 +5,6 @@ import { expect } from 'vitest'
 import { chartDir } from '../chart/helm.ts'
 import { helm, kubectl, kubectlJson, kubectlOk, valuesFile, waitFor, type Cluster, type CommandResult } from './cluster.ts'
 
-export { chartDir }
-
 export interface Pod {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }
   spec: any

@@ -18,7 +18,7 @@ export interface RunResult {
 }
 
 /** Every password a test handed to dbhook; `expectNoSecrets` checks no output ever holds one. */
-export const usedSecrets = new Set<string>()
+const usedSecrets = new Set<string>()
 
 /** The forms in which a secret could leak into output: as given, and as JSON escapes it inside a log line. */
 function leakForms(secret: string): string[] {
@@ -26,7 +26,7 @@ function leakForms(secret: string): string[] {
 }
 
 /** Whether `text` holds any password the tests have handed to dbhook so far (raw or JSON-escaped). */
-export function holdsSecret(text: string): boolean {
+function holdsSecret(text: string): boolean {
   for (const secret of usedSecrets) {
     if (secret.length >= 4 && leakForms(secret).some((form) => text.includes(form))) return true
   }

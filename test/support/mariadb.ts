@@ -10,7 +10,7 @@ import { freePort } from './ports.ts'
 const execFile = promisify(execFileCallback)
 
 /** Test certificates made with openssl: a CA, a server certificate for localhost only (so that 127.0.0.1 is a host name mismatch), and an unrelated CA. */
-export interface TestCertificates {
+interface TestCertificates {
   readonly dir: string
   readonly caFile: string
   readonly serverCertFile: string
@@ -53,7 +53,7 @@ export interface MariadbOptions {
 }
 
 /** Makes a CA, a server certificate signed by it (SAN localhost only) and a second, unrelated CA. */
-export async function makeCertificates(dir: string): Promise<TestCertificates> {
+async function makeCertificates(dir: string): Promise<TestCertificates> {
   const file = (name: string) => join(dir, name)
   const openssl = (...args: string[]) => execFile('openssl', args)
   await openssl(

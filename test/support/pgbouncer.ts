@@ -11,7 +11,7 @@ import type { PostgresServer } from './postgres.ts'
 const execFile = promisify(execFileCallback)
 
 /** Debian's pgbouncer (1.18 on bookworm); .ci/setup.d/35-pgbouncer.sh installs it. */
-export const pgbouncerBinary = '/usr/sbin/pgbouncer'
+const pgbouncerBinary = '/usr/sbin/pgbouncer'
 
 export type PoolMode = 'session' | 'transaction' | 'statement'
 

@@ -6,10 +6,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
  * - `refuse`: stop listening, so that connecting fails with ECONNREFUSED;
  * - `swallow`: accept the connection and never answer (a server whose TCP stack is up but which is hung).
  */
-export type ProxyMode = 'forward' | 'refuse' | 'swallow'
+type ProxyMode = 'forward' | 'refuse' | 'swallow'
 
 /** One accepted client connection, for figures such as how long each attempt lasted. */
-export interface ProxyConnection {
+interface ProxyConnection {
   readonly index: number
   readonly openedAt: number
   closedAt?: number

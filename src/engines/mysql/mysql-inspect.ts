@@ -129,7 +129,7 @@ function addTo(map: Map<string, Set<string>>, key: string, value: string): void 
 }
 
 /** CURRENT_USER() is `user@host`; the host never holds `@`, the user may. */
-export function splitCurrentUser(value: string): Account {
+function splitCurrentUser(value: string): Account {
   const at = value.lastIndexOf('@')
   return at < 0 ? { user: value, host: '%' } : { user: value.slice(0, at), host: value.slice(at + 1) }
 }

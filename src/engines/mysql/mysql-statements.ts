@@ -112,7 +112,7 @@ export function setPasswordStatement(account: Account, password: string, form: P
   return { sql: `${head} ${identified.sql}`, loggable: `${head} ${identified.loggable}` }
 }
 
-export const ownerPrivileges = 'ALL PRIVILEGES'
+const ownerPrivileges = 'ALL PRIVILEGES'
 
 /**
  * What a database-level ALL PRIVILEGES holds on every MySQL and MariaDB version dbhook supports; newer servers add

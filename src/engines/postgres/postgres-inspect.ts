@@ -18,7 +18,7 @@ export interface AdminFacts {
   readonly roles: ReadonlyMap<string, RoleRelation>
 }
 
-export interface RoleRelation {
+interface RoleRelation {
   readonly superuser: boolean
   /** Member (up to 15) or able to SET ROLE (16+): enough to create or hand over a database owned by it. */
   readonly canActAs: boolean

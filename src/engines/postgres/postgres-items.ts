@@ -158,10 +158,10 @@ export interface ItemNames {
  * event triggers (a superuser or a managed cloud's superuser role), or create the extension (trusted ones as the
  * owner, others as a superuser).
  */
-export type ItemRequirement = 'act-as-owner' | 'own-schema-public' | 'event-triggers' | 'extension'
+type ItemRequirement = 'act-as-owner' | 'own-schema-public' | 'event-triggers' | 'extension'
 
 /** What the skipped-steps report needs to know about the admin. */
-export interface SkipFacts {
+interface SkipFacts {
   readonly user: string
   readonly major: number
   readonly superuser: boolean

@@ -1,5 +1,5 @@
 /** PostgreSQL's NAMEDATALEN - 1: longer identifiers are truncated by the server with only a NOTICE. */
-export const maxIdentifierBytes = 63
+const maxIdentifierBytes = 63
 
 const protectedDatabases = new Set(['postgres', 'template0', 'template1'])
 // Names the grammar reserves for roles, compared without case so "PUBLIC" is not taken for a new role either.
