@@ -73,16 +73,20 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
     return { names, env }
   }
 
+  /** Provisioned by `admin`, then `kind` removed by hand: plan exits 2 naming exactly that item. */
+  async function removedAndPlanned(kind: PostgresItemKind, admin?: { user: string; password: string }) {
+    const { names, env } = await provisioned(admin)
+    for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
+    const plan = await runDbhook(['plan'], env)
+    expect(plan.code, plan.stdout).toBe(2)
+    expect(stepLines(plan)).toEqual([`${names.database}: ${postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })}`])
+    return { env, plan }
+  }
+
   test.each(Object.keys(postgresItems) as PostgresItemKind[])(
     '%s: plan finds it missing once removed, apply restores it, plan is in sync',
     async (kind) => {
-      const { names, env } = await provisioned()
-      for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
-
-      const plan = await runDbhook(['plan'], env)
-      expect(plan.code, plan.stdout).toBe(2)
-      const description = postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })
-      expect(stepLines(plan)).toEqual([`${names.database}: ${description}`])
+      const { env, plan } = await removedAndPlanned(kind)
 
       const apply = await runDbhook(['apply'], env)
       expect(apply.code, apply.stdout).toBe(0)
@@ -124,11 +128,7 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
   })
 
   test.each(refusedKinds)('%s with a CREATEDB+CREATEROLE admin: removed, apply refuses with 77 and changes nothing', async (kind) => {
-    const { names, env } = await provisioned(provisioner)
-    for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
-    const plan = await runDbhook(['plan'], env)
-    expect(plan.code, plan.stdout).toBe(2)
-    expect(stepLines(plan)).toEqual([`${names.database}: ${postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })}`])
+    const { env, plan } = await removedAndPlanned(kind, provisioner)
     const apply = await runDbhook(['apply'], env)
     expect(apply.code, apply.stdout).toBe(77)
     expect(stepLines(apply)).toEqual([])
@@ -136,11 +136,7 @@ describe.each([13, 18])('PostgreSQL %i: the item registry', (major) => {
   })
 
   test.each(restoredKinds)('%s with a CREATEDB+CREATEROLE admin: removed, apply restores it as the owner', async (kind) => {
-    const { names, env } = await provisioned(provisioner)
-    for (const sql of removals[kind](names)) await server.query(sql, [], { database: names.database })
-    const plan = await runDbhook(['plan'], env)
-    expect(plan.code, plan.stdout).toBe(2)
-    expect(stepLines(plan)).toEqual([`${names.database}: ${postgresItems[kind].describe({ ...names, extension: 'pg_trgm' })}`])
+    const { env, plan } = await removedAndPlanned(kind, provisioner)
     const apply = await runDbhook(['apply'], env)
     expect(apply.code, apply.stdout).toBe(0)
     expect(stepLines(apply)).toEqual(stepLines(plan))
