@@ -43,7 +43,8 @@ export async function connectWithRetry<T>(
           if (signal.aborted) throw signal.reason
           const verdict = classify(error)
           if (!verdict.retry) throw new AbortError(verdict.error)
-          lastReason = verdict.reason
+          // An attempt the deadline cut short says only that time ran out; the attempt before it says why.
+          if (attempts === 1 || Date.now() < deadline) lastReason = verdict.reason
           throw new RetryableError(verdict.reason)
         }
       },

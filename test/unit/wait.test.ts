@@ -53,6 +53,17 @@ describe('connectWithRetry', () => {
     expect(timesLeft).toHaveLength(4)
   })
 
+  test('at the deadline the reason is the one of the last full attempt, not the timeout of the attempt the deadline cut short', async () => {
+    const attempt = async (timeLeftMs: number): Promise<never> => {
+      if (timeLeftMs > 300) throw transient('ECONNREFUSED')
+      await new Promise((resolve) => setTimeout(resolve, timeLeftMs + 20))
+      throw transient('DEADLINE_EXCEEDED')
+    }
+    const error = await rejection(connectWithRetry(attempt, classify, options({ deadlineInMs: 600 })))
+    expect(error).toBeInstanceOf(DbhookError)
+    expect((error as DbhookError).message).toMatch(/last: ECONNREFUSED\)$/)
+  })
+
   test('gives each attempt the time left before the deadline, never more', async () => {
     const { attempt, timesLeft } = scripted([transient('ECONNREFUSED')], 'session')
     await connectWithRetry(attempt, classify, options({ deadlineInMs: 2000 }))
