@@ -121,7 +121,7 @@ export async function stopClusterIfOwner(owner: string): Promise<string> {
 
 /** kubectl v1.37.2 (built by build.sh; /usr/bin/kubectl may be another version) against the cluster. */
 export function kubectl(
-  cluster: Cluster,
+  cluster: Pick<Cluster, 'kubeconfig'>,
   args: readonly string[],
   options: { input?: string; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
@@ -130,7 +130,7 @@ export function kubectl(
 
 /** kubectl that must succeed; returns stdout. */
 export async function kubectlOk(
-  cluster: Cluster,
+  cluster: Pick<Cluster, 'kubeconfig'>,
   args: readonly string[],
   options: { input?: string; timeoutMs?: number } = {},
 ): Promise<string> {
@@ -139,12 +139,16 @@ export async function kubectlOk(
   return result.stdout
 }
 
-export async function kubectlJson<T = any>(cluster: Cluster, args: readonly string[]): Promise<T> {
+export async function kubectlJson<T = any>(cluster: Pick<Cluster, 'kubeconfig'>, args: readonly string[]): Promise<T> {
   return JSON.parse(await kubectlOk(cluster, [...args, '-o', 'json'])) as T
 }
 
 /** helm v3.22.0 against the cluster, with a home of its own (no repositories, plugins or other kube config). */
-export async function helm(cluster: Cluster, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+export async function helm(
+  cluster: Pick<Cluster, 'kubeconfig'>,
+  args: readonly string[],
+  options: { timeoutMs?: number } = {},
+): Promise<CommandResult> {
   const home = await mkdtemp(join(tmpdir(), 'dbhook-helm-'))
   try {
     return await run(helmBinary(), args, {

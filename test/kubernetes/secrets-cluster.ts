@@ -13,7 +13,15 @@ import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { helmBinary, type Manifest } from '../chart/helm.ts'
 import { startPostgres, type PostgresServer } from '../support/postgres.ts'
-import { kubectlBinary, run, useCluster, type CommandResult } from './cluster.ts'
+import {
+  helm as clusterHelm,
+  kubectl as clusterKubectl,
+  kubectlJson as clusterKubectlJson,
+  kubectlOk as clusterKubectlOk,
+  run,
+  useCluster,
+  type CommandResult,
+} from './cluster.ts'
 
 export type { CommandResult }
 
@@ -50,26 +58,17 @@ async function find(): Promise<SecretsCluster> {
   return { kubeconfig: cluster.kubeconfig, host: cluster.host, podCidr: cluster.podCidr || undefined, namespace: cluster.namespace, image }
 }
 
-export function kubectl(
-  cluster: SecretsCluster,
-  args: readonly string[],
-  options: { input?: string; timeoutMs?: number } = {},
-): Promise<CommandResult> {
-  return run(kubectlBinary, ['--kubeconfig', cluster.kubeconfig, '-n', cluster.namespace, ...args], options)
+// cluster.ts's kubectl and helm, in the test namespace.
+export function kubectl(cluster: SecretsCluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}) {
+  return clusterKubectl(cluster, ['-n', cluster.namespace, ...args], options)
 }
 
-export async function kubectlOk(
-  cluster: SecretsCluster,
-  args: readonly string[],
-  options: { input?: string; timeoutMs?: number } = {},
-): Promise<string> {
-  const result = await kubectl(cluster, args, options)
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`)
-  return result.stdout
+export function kubectlOk(cluster: SecretsCluster, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}) {
+  return clusterKubectlOk(cluster, ['-n', cluster.namespace, ...args], options)
 }
 
-export async function kubectlJson<T = any>(cluster: SecretsCluster, args: readonly string[]): Promise<T> {
-  return JSON.parse(await kubectlOk(cluster, [...args, '-o', 'json'])) as T
+export function kubectlJson<T = any>(cluster: SecretsCluster, args: readonly string[]): Promise<T> {
+  return clusterKubectlJson<T>(cluster, ['-n', cluster.namespace, ...args])
 }
 
 /** The object, or undefined when the API server says NotFound. */
@@ -80,23 +79,8 @@ export async function getOrUndefined<T = any>(cluster: SecretsCluster, kind: str
   throw new Error(`kubectl get ${kind} ${name} failed: ${result.stderr}`)
 }
 
-/** helm against the cluster with a home of its own, in the test namespace. */
-export async function helm(cluster: SecretsCluster, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
-  const home = await mkdtemp(join(tmpdir(), 'dbhook-helm-'))
-  try {
-    return await run(helmBinary(), [...args, '--namespace', cluster.namespace], {
-      env: {
-        HOME: home,
-        HELM_CACHE_HOME: join(home, 'cache'),
-        HELM_CONFIG_HOME: join(home, 'config'),
-        HELM_DATA_HOME: join(home, 'data'),
-        KUBECONFIG: cluster.kubeconfig,
-      },
-      timeoutMs: options.timeoutMs ?? 900_000,
-    })
-  } finally {
-    await rm(home, { recursive: true, force: true })
-  }
+export function helm(cluster: SecretsCluster, args: readonly string[], options: { timeoutMs?: number } = {}) {
+  return clusterHelm(cluster, [...args, '--namespace', cluster.namespace], options)
 }
 
 /**
@@ -175,9 +159,7 @@ export async function startForwarder(cluster: SecretsCluster, target: { host: st
 
 /** Sets the route up when the cluster lacks one; returns a function that removes what it set up. */
 export async function useApiRoute(cluster: SecretsCluster): Promise<() => Promise<void>> {
-  const slices = await run(kubectlBinary, [
-    '--kubeconfig',
-    cluster.kubeconfig,
+  const slices = await clusterKubectl(cluster, [
     '-n',
     'default',
     'get',
